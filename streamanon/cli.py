@@ -1,0 +1,56 @@
+"""Command line entry point. The only place that prints errors and maps them to exit codes.
+
+Each subcommand lives in ``streamanon/commands/<name>.py`` with two functions:
+``register(subparsers)`` (adds its parser; must import nothing heavy) and
+``main(args) -> int`` (does the work). Errors raised as :class:`StreamanonError` become a
+one-line message and that error's exit code; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import StreamanonError
+
+COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamanon", description="Anonymize faces in video.")
+    parser.add_argument("--version", action="version", version=f"streamanon {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"streamanon.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"streamanon.commands.{name}":
+                continue  # command not shipped in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except StreamanonError as exc:
+        print(f"streamanon: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("streamanon: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands: one module each, with ``register(subparsers)`` and ``main(args)``."""

@@ -1,0 +1,248 @@
+"""Typed configuration, loaded from YAML (``configs/``) and CLI flags alike.
+
+Every section is a frozen dataclass; unknown keys and wrong types are :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+Mode = Literal["synthetic", "blur", "pixelate", "solid"]
+BASELINE_MODES = ("blur", "pixelate", "solid")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """MediaPipe face detection and mesh."""
+
+    min_score: float = 0.5
+    """Detector confidence threshold. Lower finds more faces (and more false covers)."""
+    short_range: bool = True
+    """Short-range model on the whole frame (faces within about 2 m, large in frame)."""
+    full_range: bool = True
+    """Full-range model, on tiles of ``tile_size`` so that small distant faces are found."""
+    tile_size: int = 640
+    """Side of the square tiles the full-range model runs on; 0 runs it on the whole frame only."""
+    nms_iou: float = 0.3
+    """Overlap above which two detections of the different models are the same face."""
+    mesh: bool = True
+    """Run the face mesh on each detected face (landmarks for masks and the generator)."""
+    mesh_min_size: int = 24
+    """Faces smaller than this (pixels) get no mesh; their mask comes from the box."""
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Kalman tracking (filterpy) with Hungarian association."""
+
+    max_coast: int = 12
+    """Frames a track lives on without a detection; it stays covered meanwhile."""
+    min_iou: float = 0.1
+    """Overlap below which a detection cannot join a track (unless landmarks agree)."""
+    landmark_weight: float = 0.5
+    """Weight of normalized keypoint distance in the association cost (IoU weight is 1)."""
+    max_cost: float = 1.2
+    """Association cost above which a pair is rejected."""
+    coast_growth: float = 0.04
+    """Relative growth of a coasting track's box per missed frame (uncertainty grows)."""
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Per-track synthetic identity seeds derived from (salt, stream, track)."""
+
+    salt: str | None = None
+    """Secret mixed into every seed. Random per run unless fixed here or with ``--salt``."""
+    stream: str = "0"
+    """Name of the stream; two streams with one salt still get different identities."""
+
+
+@dataclass(frozen=True)
+class AnonymizerConfig:
+    """How faces are replaced or covered."""
+
+    mode: Mode = "blur"
+    degree: float = 1.0
+    """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
+    backend: Literal["torch", "onnx", "tensorrt"] = "torch"
+    device: Literal["cpu", "cuda"] = "cpu"
+    fallback: Literal["solid", "blur"] = "solid"
+    """Fail-closed cover used when anything goes wrong for a face."""
+    blur_strength: float = 0.5
+    """Gaussian sigma as a fraction of the face size (blur mode)."""
+    pixel_blocks: int = 8
+    """Blocks across the face (pixelate mode)."""
+    solid_color: tuple[int, int, int] = (0, 0, 0)
+    timeout_ms: float = 0.0
+    """Per-batch generator time limit; a slower batch is covered (0: no limit)."""
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    """Blend masks from the face mesh (or box when there is no mesh)."""
+
+    scale: float = 1.15
+    """Mask size relative to the mesh face oval (synthetic mode)."""
+    baseline_scale: float = 1.35
+    """Mask size for blur, pixelate and solid, which cover generously."""
+    forehead: float = 0.25
+    """Extra height above the brows, as a fraction of face height."""
+    feather: float = 0.08
+    """Edge softness as a fraction of face size."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """PyAV encoding."""
+
+    codec: Literal["h264", "h265"] = "h264"
+    crf: int = 20
+    preset: str = "veryfast"
+    container: Literal["auto", "mp4", "mkv"] = "auto"
+    """``auto`` picks from the output extension."""
+    threads: int = 0
+    """Encoder threads (0: codec default)."""
+
+
+@dataclass(frozen=True)
+class ProvenanceConfig:
+    """Machine-readable marking (EU AI Act Art. 50) and the optional visible label."""
+
+    sei: bool = True
+    container_tags: bool = True
+    sidecar: bool = True
+    visible_label: bool = False
+    label_text: str = "AI-modified"
+    c2pa_cert: str | None = None
+    c2pa_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Threads and queues of the staged runner."""
+
+    queue_size: int = 8
+    threads: int = 0
+    """Threads for numerical libraries (0: leave their defaults)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    anonymizer: AnonymizerConfig = field(default_factory=AnonymizerConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Short stable hash of everything except the salt (which must stay secret)."""
+        data = self.to_dict()
+        data["identity"]["salt"] = None
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def override(self, values: dict[str, Any]) -> "Config":
+        """A copy with dotted keys replaced, e.g. ``{"anonymizer.mode": "solid"}``."""
+        data = self.to_dict()
+        for dotted, value in values.items():
+            section, _, key = dotted.partition(".")
+            if section not in data or not isinstance(data[section], dict) or key not in data[section]:
+                raise ConfigError(f"unknown setting {dotted!r}")
+            data[section][key] = value
+        return from_dict(Config, data)
+
+
+def from_dict(cls: type, data: Any, where: str = "") -> Any:
+    """Build dataclass ``cls`` from plain data, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"expected one of {', '.join(sorted(names))}")
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}".lstrip(".")) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value if value is not None else {}, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or (args and args[-1] is not Ellipsis and len(value) != len(args)):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+        item_types = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args)
+        return tuple(_coerce(t, v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then dotted ``overrides`` (CLI flags)."""
+    import yaml
+
+    config = Config()
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {p} is not valid YAML: {exc}") from None
+        config = from_dict(Config, data, where=p.name)
+    if overrides:
+        config = config.override({k: v for k, v in overrides.items() if v is not None})
+    return config
