@@ -1,0 +1,134 @@
+"""Compare an original video with its anonymized copy: every figure, one dict.
+
+Steps: 1. observe both videos (matching.observe); 2. privacy; 3. utility; 4. temporal;
+5. quality; 6. speed from the run report (when given); 7. summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, check, ConfigError
+from . import privacy, quality, temporal, utility
+from .faces import SAME_PERSON, DlibFaceModel, LbpEmbedder, create_detector
+from .matching import ClipObservations, observe
+
+log = logging.getLogger(__name__)
+
+SUMMARY_KEYS = ("reid_rate", "leak_rate", "retention", "pose_error_deg", "expression_corr",
+                "flicker", "id_stability")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    stride: int = 5
+    """Analyse every Nth frame (plus the frame after it, for flicker)."""
+    max_frames: int | None = None
+    detector: str = "auto"
+    """Independent detector: auto (YuNet if its model file exists, else dlib HOG), yunet, dlib-hog, dlib-cnn."""
+    yunet_model: str | None = None
+    det_score: float = 0.6
+    max_side: int = 1280
+    min_face: int = 24
+    match_iou: float = 0.3
+    threshold: float = SAME_PERSON
+    second_embedder: str | None = "lbp"
+    distractors: str | None = None
+    """Folder of face images added to the re-ID gallery (default: UTKFace in ../shared when present)."""
+    max_distractors: int = 200
+
+    def __post_init__(self) -> None:
+        check(self.stride >= 1, ConfigError, "eval stride", ">= 1", self.stride)
+        check(self.second_embedder in (None, "lbp"), ConfigError, "second embedder", "lbp or none",
+              self.second_embedder)
+        check(0 < self.threshold < 2, ConfigError, "same-person threshold", "in (0, 2)", self.threshold)
+
+
+class Evaluator:
+    """Holds the detector, the attacker models and the distractor gallery for many clips."""
+
+    def __init__(self, settings: EvalSettings | None = None) -> None:
+        self.settings = s = settings or EvalSettings()
+        self.detector = create_detector(s.detector, s.yunet_model, s.det_score, s.max_side)
+        self.model = DlibFaceModel()
+        self.second = LbpEmbedder() if s.second_embedder == "lbp" else None
+        self._distractors: dict | None = None
+
+    @property
+    def distractors(self) -> dict:
+        if self._distractors is None:
+            s = self.settings
+            self._distractors = privacy.load_distractors(s.distractors, self.detector, self.model,
+                                                         self.second, s.max_distractors)
+        return self._distractors
+
+    def observe(self, original: str | Path, anonymized: str | Path) -> ClipObservations:
+        s = self.settings
+        return observe(original, anonymized, self.detector, self.model, self.second, stride=s.stride,
+                       max_frames=s.max_frames, min_face=s.min_face, match_iou=s.match_iou,
+                       threshold=s.threshold)
+
+    def evaluate(self, original: str | Path, anonymized: str | Path,
+                 run_report: str | Path | dict | None = None) -> dict[str, Any]:
+        obs = self.observe(original, anonymized)
+        return self.figures(obs, run_report)
+
+    def figures(self, obs: ClipObservations, run_report: str | Path | dict | None = None) -> dict[str, Any]:
+        s = self.settings
+        priv = privacy.summarize(obs.faces, obs.sampled, self.distractors)
+        util = utility.summarize(obs.faces, obs.width, obs.height)
+        temp = temporal.summarize(obs.faces, s.threshold)
+        qual = quality.summarize(obs.faces)
+        speed = speed_from_report(run_report)
+        summary = {
+            "reid_rate": priv["reid"]["reid_rate"],
+            "leak_rate": priv["leak_rate"],
+            "retention": util["retention"],
+            "pose_error_deg": util["pose_error_deg"],
+            "expression_corr": util["expression_corr"],
+            "flicker": temp["flicker"],
+            "id_stability": temp["id_stability"],
+            "identity_distance": priv["identity_distance"],
+            "id_switches": temp["id_switches"],
+            "sharpness_ratio": qual["sharpness_ratio"],
+            "seam_ratio": qual["seam_ratio"],
+            "reid_rate_lbp": priv.get("reid_second", {}).get("reid_rate"),
+            "fps": speed.get("fps"),
+        }
+        return {
+            "original": obs.original, "anonymized": obs.anonymized,
+            "frames": obs.frames, "sampled_frames": len(obs.sampled), "faces": len(obs.faces),
+            "tracks": len({f.track_id for f in obs.faces}),
+            "width": obs.width, "height": obs.height,
+            "summary": summary,
+            "privacy": priv, "utility": util, "temporal": temp, "quality": qual, "speed": speed,
+            "settings": asdict(s), "detector": obs.detector, "attacker": self.model.name,
+            "second_attacker": self.second.name if self.second else None,
+            "distractors": {"count": self.distractors["count"], "source": self.distractors["source"]},
+        }
+
+
+def speed_from_report(report: str | Path | dict | None) -> dict[str, Any]:
+    """fps and per-stage time from a ``streamanon run`` report (JSON file or dict)."""
+    if report is None:
+        return {}
+    if not isinstance(report, dict):
+        try:
+            report = json.loads(Path(report).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"run report {report}: expected readable JSON, got {exc}") from None
+    out: dict[str, Any] = {}
+    for key in ("fps", "frames", "mode", "wall_s", "seconds", "elapsed_s"):
+        if key in report:
+            out[key] = report[key]
+    for key in ("stage_time", "stage_times", "stages", "per_stage", "timings"):
+        if isinstance(report.get(key), dict):
+            out["stages"] = report[key]
+            break
+    if isinstance(report.get("fallback_events"), list):
+        out["fallback_events"] = len(report["fallback_events"])
+    return out

@@ -1,0 +1,229 @@
+"""One pass over an original video and its anonymized copy: faces matched by track.
+
+Faces are found by the independent detector on the ORIGINAL every ``stride`` frames and
+linked over time by box overlap into tracks; each face is then looked up at the same place
+in the anonymized frame (same frame index). The anonymized frame is also searched by the
+same detector (retention, leaks). Frame t+1 of each sampled frame is cut with the same
+alignment for the flicker measure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from . import quality
+from .faces import SAME_PERSON, FaceBox, aligned_chip
+from .temporal import chip_change
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class FaceSample:
+    """One original face at one sampled frame, and what the anonymized frame shows there."""
+
+    track_id: int
+    frame: int
+    box: Box
+    rect: Box
+    emb_orig: np.ndarray
+    emb_anon: np.ndarray
+    lmk_orig: np.ndarray
+    lmk_anon: np.ndarray
+    retained: bool
+    sharp_orig: float
+    sharp_anon: float
+    seam: float | None
+    emb2_orig: np.ndarray | None = None
+    emb2_anon: np.ndarray | None = None
+    change_orig: float | None = None
+    change_anon: float | None = None
+    chips: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class FrameSample:
+    frame: int
+    faces: int
+    detections_anon: int
+    leak_distances: list[float] = field(default_factory=list)
+    leak: bool = False
+
+
+@dataclass
+class ClipObservations:
+    original: str
+    anonymized: str
+    width: int
+    height: int
+    frames: int
+    faces: list[FaceSample]
+    sampled: list[FrameSample]
+    thumbnails: list[tuple[int, np.ndarray, np.ndarray]]
+    detector: str
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class BoxLinker:
+    """Greedy IoU linking of per-frame boxes into tracks (one instance per clip)."""
+
+    def __init__(self, min_iou: float = 0.2, max_gap: int = 3) -> None:
+        self.min_iou, self.max_gap = min_iou, max_gap
+        self._tracks: dict[int, tuple[Box, int]] = {}
+        self._next = 0
+        self._step = 0
+
+    def link(self, boxes: list[Box]) -> list[int]:
+        self._step += 1
+        live = {t: b for t, (b, last) in self._tracks.items() if self._step - last <= self.max_gap}
+        pairs = sorted(((iou(b, tb), i, t) for i, b in enumerate(boxes) for t, tb in live.items()),
+                       reverse=True)
+        ids: list[int | None] = [None] * len(boxes)
+        used: set[int] = set()
+        for score, i, t in pairs:
+            if score < self.min_iou:
+                break
+            if ids[i] is None and t not in used:
+                ids[i] = t
+                used.add(t)
+        for i, b in enumerate(boxes):
+            if ids[i] is None:
+                ids[i] = self._next
+                self._next += 1
+            self._tracks[ids[i]] = (b, self._step)
+        return [int(i) for i in ids]
+
+
+def _frames(path: str | Path):
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FileNotFoundError, FileNotFoundError):
+        raise InputError(f"video not found: {path}") from None
+    except av.error.InvalidDataError:
+        raise InputError(f"not a readable video: {path}") from None
+    with container:
+        if not container.streams.video:
+            raise InputError(f"{path}: expected a video stream, got none")
+        yield from container.decode(video=0)
+
+
+def paired_frames(original: str | Path, anonymized: str | Path):
+    """(index, original av.VideoFrame, anonymized av.VideoFrame); equal counts required."""
+    a_iter, b_iter = _frames(original), _frames(anonymized)
+    index = 0
+    for fa in a_iter:
+        fb = next(b_iter, None)
+        if fb is None:
+            rest = sum(1 for _ in a_iter)
+            raise InputError(f"frame count: expected {index + 1 + rest} frames in {anonymized} "
+                             f"(as in {original}), got {index}")
+        if (fa.width, fa.height) != (fb.width, fb.height):
+            raise InputError(f"frame size: expected {fa.width}x{fa.height} in {anonymized}, "
+                             f"got {fb.width}x{fb.height}")
+        yield index, fa, fb
+        index += 1
+    extra = sum(1 for _ in b_iter)
+    if extra:
+        raise InputError(f"frame count: expected {index} frames in {anonymized} (as in {original}), "
+                         f"got {index + extra}")
+
+
+def _thumb(image: np.ndarray, width: int = 320) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def observe(original: str | Path, anonymized: str | Path, detector, model, second=None, *,
+            stride: int = 5, max_frames: int | None = None, min_face: int = 24,
+            match_iou: float = 0.3, threshold: float = SAME_PERSON, keep_chips: int = 6) -> ClipObservations:
+    """Walk both videos once and collect :class:`FaceSample` and :class:`FrameSample` lists."""
+    linker = BoxLinker()
+    faces: list[FaceSample] = []
+    sampled: list[FrameSample] = []
+    thumbs: list[tuple[int, np.ndarray, np.ndarray]] = []
+    pending: list[tuple[FaceSample, np.ndarray, np.ndarray, np.ndarray]] = []
+    chips_per_track: dict[int, int] = {}
+    width = height = frames = 0
+    for index, fa, fb in paired_frames(original, anonymized):
+        frames = index + 1
+        if max_frames is not None and index >= max_frames:
+            continue
+        if pending:  # frame t+1 of the last sampled frame: flicker
+            orig, anon = fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24")
+            for s, lm, chip_o, chip_a in pending:
+                s.change_orig = chip_change(chip_o, aligned_chip(orig, s.rect, lm, 64))
+                s.change_anon = chip_change(chip_a, aligned_chip(anon, s.rect, lm, 64))
+            pending = []
+        if index % stride:
+            continue
+        orig, anon = fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24")
+        height, width = orig.shape[:2]
+        found = [f for f in detector.detect(orig) if f.size >= min_face]
+        found_anon = detector.detect(anon)
+        ids = linker.link([f.box for f in found])
+        frame_faces: list[FaceSample] = []
+        for tid, face in zip(ids, found):
+            sample = _face_sample(orig, anon, tid, index, face, found_anon, model, second, match_iou)
+            frame_faces.append(sample)
+            chip_o = aligned_chip(orig, face.rect, sample.lmk_orig, 64)
+            chip_a = aligned_chip(anon, face.rect, sample.lmk_orig, 64)
+            pending.append((sample, sample.lmk_orig, chip_o, chip_a))
+            if chips_per_track.get(tid, 0) < keep_chips:
+                sample.chips = (aligned_chip(orig, face.rect, None, 112), aligned_chip(anon, face.rect, None, 112))
+                chips_per_track[tid] = chips_per_track.get(tid, 0) + 1
+        faces += frame_faces
+        sampled.append(_leaks(index, anon, frame_faces, found_anon, model, match_iou, threshold))
+        if frame_faces:
+            thumbs.append((index, _thumb(orig), _thumb(anon)))
+    if frames == 0:
+        raise InputError(f"{original}: expected at least one frame, got 0")
+    log.info("%s: %d frames, %d sampled, %d faces", original, frames, len(sampled), len(faces))
+    return ClipObservations(str(original), str(anonymized), width, height, frames, faces, sampled,
+                            thumbs, detector.name)
+
+
+def _face_sample(orig, anon, tid, index, face: FaceBox, found_anon, model, second, match_iou) -> FaceSample:
+    lmk_o = model.landmarks(orig, face.rect)
+    lmk_a = model.landmarks(anon, face.rect)
+    sharp_o, sharp_a = quality.sharpness(orig, anon, face.rect)
+    return FaceSample(
+        track_id=tid, frame=index, box=face.box, rect=face.rect,
+        emb_orig=model.embed(orig, face.rect, lmk_o), emb_anon=model.embed(anon, face.rect, lmk_a),
+        lmk_orig=lmk_o, lmk_anon=lmk_a,
+        retained=any(iou(face.box, d.box) >= match_iou for d in found_anon),
+        sharp_orig=sharp_o, sharp_anon=sharp_a, seam=quality.seam(orig, anon, face.rect),
+        emb2_orig=second.embed(orig, face.rect, lmk_o) if second else None,
+        emb2_anon=second.embed(anon, face.rect, lmk_a) if second else None)
+
+
+def _leaks(index, anon, frame_faces: list[FaceSample], found_anon, model, match_iou, threshold) -> FrameSample:
+    """Embed every face the detector finds in the anonymized frame; compare with the
+    original face at that place (or, if it overlaps none, with every original face)."""
+    result = FrameSample(index, len(frame_faces), len(found_anon))
+    if not frame_faces:
+        return result
+    for det in found_anon:
+        emb = model.embed(anon, det.rect)
+        overlaps = [(iou(det.box, s.box), s) for s in frame_faces]
+        best_iou, best = max(overlaps, key=lambda p: p[0])
+        refs = [best] if best_iou >= match_iou else frame_faces
+        result.leak_distances.append(float(min(np.linalg.norm(emb - s.emb_orig) for s in refs)))
+    result.leak = any(d <= threshold for d in result.leak_distances)
+    return result

@@ -1,0 +1,127 @@
+"""Privacy: re-identification, leak frames and identity distance.
+
+- **re-ID rate** (closed-set rank-1 identification, as in FaceNet/dlib evaluations): the
+  gallery holds one embedding per original track (the mean of its sampled original faces)
+  plus one per distractor face. Each anonymized face (embedded at its original track's
+  place) is a probe; the attack succeeds when the nearest gallery entry is its own track.
+  Chance level is 1 / gallery size. An untouched copy scores 1.0.
+- **leak rate**: share of sampled frames holding at least one original face in which the
+  independent detector finds a face in the *anonymized* frame whose embedding lies within
+  the same-person threshold (0.6) of the original face at that place (IoU >= 0.3), or of
+  any original face of the frame when the detection overlaps none.
+- **identity distance**: mean Euclidean distance between the original and the anonymized
+  embedding of the same face (0 untouched; above 0.6 on average: another person).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .faces import SAME_PERSON
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".pgm", ".bmp")
+
+
+def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between rows of ``a`` (n, d) and rows of ``b`` (m, d)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def reid_rate(probes: np.ndarray, probe_labels: list, gallery: np.ndarray,
+              gallery_labels: list) -> float | None:
+    """Share of probes whose nearest gallery entry carries the probe's label."""
+    if len(probes) == 0 or len(gallery) == 0:
+        return None
+    nearest = pairwise(probes, gallery).argmin(axis=1)
+    hits = [gallery_labels[j] == lab for j, lab in zip(nearest, probe_labels)]
+    return float(np.mean(hits))
+
+
+def track_gallery(samples: list, attr: str = "emb_orig", prefix: str = "") -> tuple[np.ndarray, list]:
+    """One gallery entry per track: the mean of its original embeddings."""
+    labels = sorted({s.track_id for s in samples})
+    if not labels:
+        return np.zeros((0, 128), np.float32), []
+    rows = [np.mean([getattr(s, attr) for s in samples if s.track_id == t], axis=0) for t in labels]
+    return np.stack(rows), [f"{prefix}{t}" for t in labels]
+
+
+def reid(samples: list, distractors: np.ndarray | None, attr: str = "emb", prefix: str = "") -> dict:
+    """Re-ID figures for one attacker (``attr`` is ``emb`` or ``emb2``)."""
+    samples = [s for s in samples if getattr(s, attr + "_anon") is not None]
+    gallery, labels = track_gallery(samples, attr + "_orig", prefix)
+    if distractors is not None and len(distractors) and len(gallery):
+        gallery = np.concatenate([gallery, distractors])
+        labels = labels + [f"distractor:{i}" for i in range(len(distractors))]
+    probes = np.stack([getattr(s, attr + "_anon") for s in samples]) if samples else np.zeros((0, 1))
+    rate = reid_rate(probes, [f"{prefix}{s.track_id}" for s in samples], gallery, labels)
+    return {"reid_rate": rate, "probes": len(samples), "gallery": len(labels),
+            "chance": 1.0 / len(labels) if labels else None}
+
+
+def identity_distance(samples: list) -> float | None:
+    if not samples:
+        return None
+    return float(np.mean([np.linalg.norm(s.emb_orig - s.emb_anon) for s in samples]))
+
+
+def leak_summary(frames: list) -> dict:
+    """Leak figures from frame samples carrying ``faces`` and ``leaks`` (distances)."""
+    with_faces = [f for f in frames if f.faces > 0]
+    leaking = [f for f in with_faces if f.leak]
+    return {"leak_rate": len(leaking) / len(with_faces) if with_faces else None,
+            "leak_frames": [f.frame for f in leaking], "frames_with_faces": len(with_faces)}
+
+
+def summarize(samples: list, frames: list, distractors: dict | None = None) -> dict:
+    distractors = distractors or {}
+    out = {"reid": reid(samples, distractors.get("emb"), "emb"),
+           "identity_distance": identity_distance(samples),
+           "same_person_threshold": SAME_PERSON}
+    if any(s.emb2_anon is not None for s in samples):
+        out["reid_second"] = reid(samples, distractors.get("emb2"), "emb2")
+    out.update(leak_summary(frames))
+    return out
+
+
+def default_distractor_dir() -> Path:
+    """UTKFace crops in ``../shared`` beside the repository (absent on a fresh clone)."""
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "faces" / "utkface_crop_part1"
+
+
+def load_distractors(folder: str | Path | None, detector, model, second=None,
+                     limit: int = 200) -> dict:
+    """Embeddings of up to ``limit`` face images from ``folder`` (spread evenly over the
+    sorted names), one face each (the largest the detector finds; skipped if none)."""
+    path = Path(folder) if folder else default_distractor_dir()
+    if not path.is_dir() or limit <= 0:
+        return {"emb": None, "emb2": None, "count": 0, "source": None}
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) > limit:
+        files = [files[i] for i in np.linspace(0, len(files) - 1, limit).astype(int)]
+    emb, emb2 = [], []
+    for f in files:
+        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        found = detector.detect(image)
+        if not found:
+            continue
+        face = max(found, key=lambda b: b.size)
+        lm = model.landmarks(image, face.rect)
+        emb.append(model.embed(image, face.rect, lm))
+        if second is not None:
+            emb2.append(second.embed(image, face.rect, lm))
+    log.info("distractors: %d faces from %s", len(emb), path)
+    return {"emb": np.stack(emb) if emb else None, "emb2": np.stack(emb2) if emb2 else None,
+            "count": len(emb), "source": str(path)}
