@@ -17,6 +17,7 @@ from . import __version__
 from .errors import StreamanonError
 
 COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path")
+"""Subcommand modules under ``streamanon/commands``; missing ones are skipped."""
 
 
 def build_parser() -> argparse.ArgumentParser:

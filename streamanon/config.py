@@ -32,6 +32,9 @@ class DetectorConfig:
     """Full-range model, on tiles of ``tile_size`` so that small distant faces are found."""
     tile_size: int = 640
     """Side of the square tiles the full-range model runs on; 0 runs it on the whole frame only."""
+    tile_every: int = 2
+    """Scan the tiles every this many frames (new small faces); tracked faces are searched
+    around their predicted box on every frame, so they are not lost in between. 0: never."""
     nms_iou: float = 0.3
     """Overlap above which two detections of the different models are the same face."""
     mesh: bool = True

@@ -1,0 +1,24 @@
+"""Blend face patches back into the frame: ``compose(image, patches) -> image``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .types import FacePatch
+
+
+def compose(image: np.ndarray, patches: Sequence[FacePatch]) -> np.ndarray:
+    """A new frame with every patch alpha-blended into its box; ``image`` is left untouched.
+
+    Fallback patches are blended last so that nothing drawn later can uncover them.
+    """
+    out = image.copy()
+    for patch in sorted(patches, key=lambda p: p.fallback):
+        x0, y0, x1, y1 = patch.box
+        region = out[y0:y1, x0:x1]
+        alpha = patch.mask[..., None]
+        blended = region.astype(np.float32) * (1.0 - alpha) + patch.image.astype(np.float32) * alpha
+        region[...] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out

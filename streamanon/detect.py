@@ -1,0 +1,181 @@
+"""Face detection with MediaPipe: short-range on the frame, full-range on tiles, mesh per face.
+
+``FaceDetector(config, rotation).detect(image) -> list[Detection]``. One instance per stream
+(MediaPipe graphs are not shared between threads).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .config import DetectorConfig
+from .geometry import Box, box_iou, rotate_points_back, square_region
+from .types import Detection
+
+log = logging.getLogger(__name__)
+
+MESH_CROP_SCALE = 1.7
+"""Side of the square crop the mesh runs on, relative to the detection's larger side."""
+HINT_SCALE = 2.5
+"""Side of the square searched around a tracker hint, relative to its larger side."""
+
+
+@dataclass(frozen=True)
+class _Raw:
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray
+
+
+class FaceDetector:
+    """Finds faces and their mesh in RGB frames as stored.
+
+    ``rotation`` is the display rotation in counter-clockwise degrees (as
+    :attr:`streamanon.io.MediaInfo.rotation` and PyAV's display matrix): detection runs on the
+    upright view a player shows, and results map back to stored pixels.
+    """
+
+    def __init__(self, config: DetectorConfig, rotation: int = 0) -> None:
+        import mediapipe as mp  # heavy import, done once per detector
+
+        if rotation % 90:
+            raise ValueError(f"rotation: expected a multiple of 90, got {rotation}")
+        self.config = config
+        self.rotation = rotation % 360
+        self._k = (self.rotation // 90) % 4  # counter-clockwise quarter turns, as np.rot90
+        fd = mp.solutions.face_detection
+        self._short = fd.FaceDetection(model_selection=0, min_detection_confidence=config.min_score) \
+            if config.short_range else None
+        self._full = fd.FaceDetection(model_selection=1, min_detection_confidence=config.min_score) \
+            if config.full_range else None
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=0.3) if config.mesh else None
+        self._frames = 0
+
+    def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
+        """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
+        are searched closely with the short-range model, which finds faces of any size there."""
+        upright = np.ascontiguousarray(np.rot90(image, k=self._k)) if self.rotation else image
+        if self.rotation and hints:
+            hints = [self._rotate_box(b, image.shape) for b in hints]
+        raws = self._find_faces(upright, hints)
+        detections = [self._with_mesh(upright, raw) for raw in raws]
+        if self.rotation:
+            detections = [self._unrotate(d, upright.shape) for d in detections]
+        return detections
+
+    def close(self) -> None:
+        for graph in (self._short, self._full, self._mesh):
+            if graph is not None:
+                graph.close()
+
+    # -- detection ----------------------------------------------------------------------
+
+    def _find_faces(self, image: np.ndarray, hints: Sequence[Box]) -> list[_Raw]:
+        h, w = image.shape[:2]
+        found: list[_Raw] = []
+        if self._short is not None:
+            found += _run_detector(self._short, image, 0, 0)
+            for hint in hints:
+                x0, y0, x1, y1 = square_region(hint, HINT_SCALE, w, h)
+                if min(x1 - x0, y1 - y0) >= 16:
+                    found += _run_detector(self._short, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0)
+        if self._full is not None:
+            found += _run_detector(self._full, image, 0, 0)
+            scan_tiles = self.config.tile_every > 0 and self._frames % self.config.tile_every == 0
+            for x0, y0, x1, y1 in _tiles(w, h, self.config.tile_size) if scan_tiles else ():
+                found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0)
+        self._frames += 1
+        return _merge(found, self.config.nms_iou)
+
+    def _rotate_box(self, box: Box, stored_shape: tuple[int, ...]) -> Box:
+        """A stored-image box in upright coordinates (inverse of :meth:`_unrotate`)."""
+        pts = np.array([[box[0], box[1]], [box[2], box[3]]], dtype=np.float32)
+        # rotating forward by k equals rotating back by 4 - k on the stored shape
+        up = rotate_points_back(pts, ((4 - self._k) % 4) * 90, stored_shape)
+        return (float(up[:, 0].min()), float(up[:, 1].min()), float(up[:, 0].max()), float(up[:, 1].max()))
+
+    def _with_mesh(self, image: np.ndarray, raw: _Raw) -> Detection:
+        landmarks = None
+        x0, y0, x1, y1 = raw.box
+        if self._mesh is not None and min(x1 - x0, y1 - y0) >= self.config.mesh_min_size:
+            landmarks = self._run_mesh(image, raw.box)
+        return Detection(box=raw.box, score=raw.score, keypoints=raw.keypoints, landmarks=landmarks)
+
+    def _run_mesh(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        h, w = image.shape[:2]
+        cx0, cy0, cx1, cy1 = square_region(box, MESH_CROP_SCALE, w, h)
+        crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+        if crop.shape[0] < 8 or crop.shape[1] < 8:
+            return None
+        result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        lm = result.multi_face_landmarks[0].landmark
+        pts = np.array([(p.x, p.y) for p in lm], dtype=np.float32)
+        pts[:, 0] = pts[:, 0] * crop.shape[1] + cx0
+        pts[:, 1] = pts[:, 1] * crop.shape[0] + cy0
+        # A mesh whose centre is far from the detection belongs to another face in the crop.
+        bx, by = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        mx, my = pts.mean(axis=0)
+        if abs(mx - bx) > (box[2] - box[0]) * 0.6 or abs(my - by) > (box[3] - box[1]) * 0.6:
+            return None
+        return pts
+
+    def _unrotate(self, d: Detection, upright_shape: tuple[int, ...]) -> Detection:
+        def back(points: np.ndarray | None) -> np.ndarray | None:
+            return None if points is None else rotate_points_back(points, self._k * 90, upright_shape)
+
+        corners = back(np.array([[d.box[0], d.box[1]], [d.box[2], d.box[3]]], dtype=np.float32))
+        (ax, ay), (bx, by) = corners
+        box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+        return Detection(box=box, score=d.score, keypoints=back(d.keypoints), landmarks=back(d.landmarks))
+
+
+def _run_detector(graph, image: np.ndarray, ox: int, oy: int) -> list[_Raw]:
+    h, w = image.shape[:2]
+    result = graph.process(image)
+    out: list[_Raw] = []
+    for det in result.detections or ():
+        rb = det.location_data.relative_bounding_box
+        x0 = max(0.0, rb.xmin * w) + ox
+        y0 = max(0.0, rb.ymin * h) + oy
+        x1 = min(float(w), (rb.xmin + rb.width) * w) + ox
+        y1 = min(float(h), (rb.ymin + rb.height) * h) + oy
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        kps = np.array([(k.x * w + ox, k.y * h + oy) for k in det.location_data.relative_keypoints],
+                       dtype=np.float32)
+        out.append(_Raw((float(x0), float(y0), float(x1), float(y1)), float(det.score[0]), kps))
+    return out
+
+
+def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping square tiles of side ``size`` covering the frame (none if it fits in one)."""
+    if size <= 0 or (w <= size and h <= size):
+        return []
+    step = int(size * 0.75)
+    xs = list(range(0, max(1, w - size), step)) + [max(0, w - size)]
+    ys = list(range(0, max(1, h - size), step)) + [max(0, h - size)]
+    return [(x, y, min(w, x + size), min(h, y + size)) for y in sorted(set(ys)) for x in sorted(set(xs))]
+
+
+def _merge(raws: list[_Raw], iou: float) -> list[_Raw]:
+    """Non-maximum suppression across models and tiles; containment counts as overlap."""
+    kept: list[_Raw] = []
+    for raw in sorted(raws, key=lambda r: r.score, reverse=True):
+        if all(box_iou(raw.box, k.box) < iou and _containment(raw.box, k.box) < 0.7 for k in kept):
+            kept.append(raw)
+    return kept
+
+
+def _containment(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
