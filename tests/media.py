@@ -1,0 +1,169 @@
+"""Make small test clips inside tests: moving pictures, audio, VFR, rotation, MKV, odd sizes.
+
+Nothing here reads ``../shared``; every clip is synthesized, so tests pass on a fresh clone.
+Other test modules import it (``from media import make_clip``); keep it generic.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+ImageFn = Callable[[int], np.ndarray]
+
+_VIDEO_CODECS = {"h264": "libx264", "h265": "libx265", "hevc": "libx265", "mpeg4": "mpeg4"}
+
+
+def moving_picture(i: int, size: tuple[int, int]) -> np.ndarray:
+    """A frame that differs visibly from its neighbours: gradient, moving square, index bars."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.empty((h, w, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(w - 1, 1)).astype(np.uint8)
+    img[..., 1] = (y * 255 // max(h - 1, 1)).astype(np.uint8)
+    img[..., 2] = (i * 9) % 256
+    side = max(4, min(w, h) // 5)
+    x0 = (i * 7) % max(w - side, 1)
+    y0 = (i * 5) % max(h - side, 1)
+    img[y0:y0 + side, x0:x0 + side] = (255, 255, 255)
+    for bit in range(8):  # frame index as black/white bars along the top edge
+        if (i >> bit) & 1:
+            img[: max(2, h // 30), bit * w // 8:(bit + 1) * w // 8] = 0
+    return img
+
+
+def vfr_pts(frames: int, time_base: Fraction, fps: float) -> list[int]:
+    """Strictly increasing timestamps whose intervals alternate between 0.5x, 1x and 2x."""
+    step = 1 / (fps * time_base)
+    pts, t = [], 0.0
+    for i in range(frames):
+        pts.append(int(round(t)))
+        t += step * (0.5, 1.0, 2.0)[i % 3]
+    return pts
+
+
+def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 240), fps: int = 25,
+              audio: bool | str = True, rotation: int = 0, vfr: bool = False, codec: str = "h264",
+              image_fn: ImageFn | None = None, metadata: dict[str, str] | None = None,
+              audio_codec: str | None = None, pix_fmt: str | None = None) -> Path:
+    """Write a small clip and return its path. The container comes from the extension.
+
+    ``image_fn(i)`` returns the RGB uint8 frame ``i`` (lets callers paint faces in);
+    ``rotation`` is written as the display matrix (counter-clockwise degrees);
+    ``metadata`` becomes container tags (MP4 keeps custom keys); ``audio_codec`` defaults to
+    AAC (``pcm_s16le`` makes an MKV whose audio MP4 cannot carry).
+    """
+    path = Path(path)
+    w, h = size
+    odd = w % 2 or h % 2
+    options = {"movflags": "use_metadata_tags"} if path.suffix in (".mp4", ".mov", ".m4v") else {}
+    with av.open(str(path), "w", options=options) as out:
+        for key, value in (metadata or {}).items():
+            out.metadata[key] = value
+        video = out.add_stream(_VIDEO_CODECS.get(codec, codec), rate=fps)
+        video.width, video.height = w, h
+        video.pix_fmt = pix_fmt or ("yuv444p" if odd and codec != "mpeg4" else "yuv420p")
+        time_base = Fraction(1, 1000) if vfr and path.suffix == ".mkv" else Fraction(1, fps * 512)
+        video.time_base = time_base
+        video.codec_context.time_base = time_base
+        if codec in ("h264", "h265", "hevc"):
+            video.options = {"preset": "ultrafast", "crf": "30"}
+            if codec != "h264":
+                video.options["x265-params"] = "log-level=error"
+        if rotation:
+            video.set_display_rotation(rotation)
+        pts = vfr_pts(frames, time_base, fps) if vfr else [int(i / (fps * time_base)) for i in range(frames)]
+        duration = float((pts[-1] * time_base) + Fraction(1, fps)) if frames else 0.0
+        sound = None
+        if audio:
+            name = audio_codec or ("aac" if audio is True else str(audio))
+            sound = out.add_stream(name, rate=48000)
+            sound.layout = "stereo" if name != "pcm_s16le" else "mono"
+        paint = image_fn or (lambda i: moving_picture(i, size))
+        for i, p in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(paint(i)), format="rgb24")
+            frame.pts, frame.time_base = p, time_base
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            _write_tone(out, sound, duration)
+    return path
+
+
+def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float) -> None:
+    rate = stream.codec_context.sample_rate
+    layout = stream.codec_context.layout.name
+    fmt = stream.codec_context.format.name
+    channels = len(stream.codec_context.layout.channels)
+    total = int(round(seconds * rate))
+    block = 1024
+    for start in range(0, total, block):
+        n = min(block, total - start)
+        t = (np.arange(start, start + n) / rate).astype(np.float32)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        planar = np.repeat(tone[None, :], channels, axis=0)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        frame.pts, frame.time_base = start, Fraction(1, rate)
+        if fmt != "fltp":
+            frame = av.AudioResampler(format=fmt, layout=layout, rate=rate).resample(frame)[0]
+            frame.pts, frame.time_base = start, Fraction(1, rate)
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def make_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
+    """A file with an audio stream and no video stream."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        _write_tone(out, out.add_stream("aac", rate=48000), seconds)
+    return path
+
+
+def make_zero_frame_clip(path: str | Path, size: tuple[int, int] = (320, 240)) -> Path:
+    """A container with a video stream that holds no frames (and half a second of audio)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        _write_tone(out, out.add_stream("aac", rate=48000), 0.5)
+    return path
+
+
+def truncate(path: str | Path, keep: float, dest: str | Path | None = None) -> Path:
+    """Copy of ``path`` cut after ``keep`` (0..1) of its bytes."""
+    src = Path(path)
+    data = src.read_bytes()
+    out = Path(dest) if dest else src.with_name(f"{src.stem}.truncated{src.suffix}")
+    out.write_bytes(data[: int(len(data) * keep)])
+    return out
+
+
+def read_pts(path: str | Path) -> tuple[list[Fraction], int]:
+    """Presentation times (seconds, exact) of every decoded video frame, and the count."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        times = [Fraction(f.pts) * f.time_base for f in c.decode(s)]
+    return times, len(times)
+
+
+def audio_duration(path: str | Path) -> float | None:
+    """Seconds covered by the first audio stream's packets, or None without audio."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        s = c.streams.audio[0]
+        start = end = None
+        for p in c.demux(s):
+            if p.pts is None:
+                continue
+            t0 = p.pts * p.time_base
+            t1 = t0 + (p.duration or 0) * p.time_base
+            start = t0 if start is None else min(start, t0)
+            end = t1 if end is None else max(end, t1)
+    return None if start is None else float(end - start)
