@@ -78,7 +78,7 @@ class AnonymizerConfig:
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
-    fallback: Literal["solid", "blur"] = "solid"
+    fallback: Literal["solid", "blur"] = "blur"
     """Fail-closed cover used when anything goes wrong for a face."""
     blur_strength: float = 0.5
     """Gaussian sigma as a fraction of the face size (blur mode)."""

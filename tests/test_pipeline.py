@@ -1,0 +1,131 @@
+"""The anonymization method on real face pictures: covering modes, fail-closed covers."""
+
+import numpy as np
+import pytest
+
+from streamanon.config import Config
+from streamanon.errors import GeneratorError
+from streamanon.pipeline import Anonymizer
+from streamanon.types import FacePatch, VideoFrame
+
+
+def frames_of(images):
+    return [VideoFrame(img, i, pts=i * 40, time_base=None) for i, img in enumerate(images)]
+
+
+def face_box(anonymizer_frame_analysis):
+    (track,) = anonymizer_frame_analysis.tracks
+    return [int(v) for v in track.box]
+
+
+def changed_fraction(a, b, box):
+    x0, y0, x1, y1 = box
+    diff = np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1].astype(int)).sum(axis=2)
+    return float((diff > 12).mean())
+
+
+@pytest.mark.parametrize("mode", ["blur", "pixelate", "solid"])
+def test_modes_cover_the_face_and_leave_the_rest(face_frames, mode):
+    an = Anonymizer(Config().override({"anonymizer.mode": mode}))
+    for frame in frames_of(face_frames[:6]):
+        analysis = an.analyze(frame)
+        out, record = an.render(analysis)
+        assert out.pts == frame.pts and out.index == frame.index
+        assert record.faces == 1 and record.replaced == 1 and record.fallback == 0
+        box = face_box(analysis)
+        assert changed_fraction(frame.image, out.image, box) > 0.6
+        # Far from the face, pixels are untouched.
+        far = np.ones(frame.image.shape[:2], bool)
+        w, h = box[2] - box[0], box[3] - box[1]
+        far[max(0, box[1] - 2 * h):box[3] + 2 * h, max(0, box[0] - 2 * w):box[2] + 2 * w] = False
+        assert np.array_equal(out.image[far], frame.image[far])
+
+
+def test_independent_detector_finds_no_face_after_solid_and_blur(face_frames, yunet):
+    originals = [f for f in face_frames[::6]]
+    assert all(yunet(img) for img in originals), "YuNet sees the astronaut in the input"
+    for mode in ("solid", "blur"):
+        an = Anonymizer(Config().override({"anonymizer.mode": mode}))
+        for frame in frames_of(originals):
+            out, _ = an.process(frame)
+            assert yunet(out.image) == [], f"{mode}: YuNet still finds a face"
+
+
+class Exploding:
+    name = "exploding"
+
+    def generate(self, batch):
+        raise GeneratorError("boom")
+
+
+class Shrinking:
+    """Returns patches whose masks do not cover the face: must be rejected."""
+
+    name = "shrinking"
+
+    def generate(self, batch):
+        return [FacePatch(c.track_id, c.box, c.image, np.zeros_like(c.mask)) for c in batch]
+
+
+class Slow:
+    name = "slow"
+
+    def generate(self, batch):
+        import time
+
+        time.sleep(0.05)
+        return [FacePatch(c.track_id, c.box, c.image, c.mask) for c in batch]
+
+
+@pytest.mark.parametrize("generator,reason,overrides", [
+    (Exploding(), "generator_error", {}),
+    (Shrinking(), "bad_output", {}),
+    (Slow(), "timeout", {"anonymizer.timeout_ms": 10.0}),
+])
+def test_generator_faults_are_covered(face_frames, generator, reason, overrides):
+    config = Config().override({"anonymizer.fallback": "solid", **overrides})
+    an = Anonymizer(config, generator=generator)
+    for frame in frames_of(face_frames[:3]):
+        analysis = an.analyze(frame)
+        out, record = an.render(analysis)
+        assert record.fallback == 1 and record.fallback_reasons == (reason,) and record.replaced == 0
+        x0, y0, x1, y1 = face_box(analysis)
+        core = out.image[y0 + (y1 - y0) // 4:y1 - (y1 - y0) // 4, x0 + (x1 - x0) // 4:x1 - (x1 - x0) // 4]
+        assert core.max() == 0, "the face core is solid black"
+    assert an.stats.fallback_events[reason] == 3
+
+
+def test_detector_gap_is_covered_while_coasting(face_frames):
+    """Drop every detection for frames 5-8: the face must stay covered there."""
+    an = Anonymizer(Config().override({"anonymizer.mode": "blur", "anonymizer.fallback": "solid"}))
+    real_detect = an.detector.detect
+    frames = frames_of(face_frames[:12])
+    for frame in frames:
+        an.detector.detect = (lambda image, hints=(): []) if 5 <= frame.index <= 8 else real_detect
+        analysis = an.analyze(frame)
+        out, record = an.render(analysis)
+        if 5 <= frame.index <= 8:
+            assert record.fallback_reasons == ("coasting",)
+            (track,) = analysis.tracks
+            assert track.track_id == 0
+            # The face moved on; where the true face now is, it is still black.
+            true = real_detect(frame.image)[0].box
+            x0, y0, x1, y1 = (int(v) for v in true)
+            cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+            patch = out.image[cy - (y1 - y0) // 4:cy + (y1 - y0) // 4, cx - (x1 - x0) // 4:cx + (x1 - x0) // 4]
+            assert patch.max() == 0
+        else:
+            assert record.fallback == 0
+    assert an.tracker.total_tracks == 1
+
+
+def test_streams_in_one_process_keep_their_own_state(face_frames):
+    config = Config().override({"identity.salt": "fixed"})
+    a = Anonymizer(config.override({"identity.stream": "a"}))
+    b = Anonymizer(config.override({"identity.stream": "b"}))
+    ta = a.analyze(frames_of(face_frames[:1])[0]).tracks[0]
+    for frame in frames_of(face_frames[:3]):
+        b.analyze(frame)
+    tb = b.analyze(frames_of(face_frames[3:4])[0]).tracks[0]
+    assert ta.track_id == tb.track_id == 0
+    assert ta.seed != tb.seed
