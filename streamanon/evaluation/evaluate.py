@@ -66,11 +66,12 @@ class Evaluator:
                                                          self.second, s.max_distractors)
         return self._distractors
 
-    def observe(self, original: str | Path, anonymized: str | Path) -> ClipObservations:
+    def observe(self, original: str | Path, anonymized: str | Path, cache: dict | None = None) -> ClipObservations:
+        """One pass over both videos; ``cache`` keeps the original side for further copies."""
         s = self.settings
         return observe(original, anonymized, self.detector, self.model, self.second, stride=s.stride,
                        max_frames=s.max_frames, min_face=s.min_face, match_iou=s.match_iou,
-                       threshold=s.threshold)
+                       threshold=s.threshold, cache=cache)
 
     def evaluate(self, original: str | Path, anonymized: str | Path,
                  run_report: str | Path | dict | None = None) -> dict[str, Any]:
@@ -122,13 +123,10 @@ def speed_from_report(report: str | Path | dict | None) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             raise InputError(f"run report {report}: expected readable JSON, got {exc}") from None
     out: dict[str, Any] = {}
-    for key in ("fps", "frames", "mode", "wall_s", "seconds", "elapsed_s"):
+    for key in ("fps", "mode", "frames_out", "wall_seconds", "faces_total", "tracks", "fallback_total",
+                "stage_ms_per_frame", "stage_seconds"):
         if key in report:
             out[key] = report[key]
-    for key in ("stage_time", "stage_times", "stages", "per_stage", "timings"):
-        if isinstance(report.get(key), dict):
-            out["stages"] = report[key]
-            break
-    if isinstance(report.get("fallback_events"), list):
-        out["fallback_events"] = len(report["fallback_events"])
+    if isinstance(report.get("fallback_events"), dict):
+        out["fallback_events"] = report["fallback_events"]
     return out

@@ -145,6 +145,12 @@ def paired_frames(original: str | Path, anonymized: str | Path):
                          f"got {index + extra}")
 
 
+def _grow(rect: Box, factor: float) -> Box:
+    x0, y0, x1, y1 = rect
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, factor * (x1 - x0) / 2, factor * (y1 - y0) / 2
+    return (cx - hw, cy - hh, cx + hw, cy + hh)
+
+
 def _thumb(image: np.ndarray, width: int = 320) -> np.ndarray:
     h, w = image.shape[:2]
     return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
@@ -152,14 +158,18 @@ def _thumb(image: np.ndarray, width: int = 320) -> np.ndarray:
 
 def observe(original: str | Path, anonymized: str | Path, detector, model, second=None, *,
             stride: int = 5, max_frames: int | None = None, min_face: int = 24,
-            match_iou: float = 0.3, threshold: float = SAME_PERSON, keep_chips: int = 6) -> ClipObservations:
-    """Walk both videos once and collect :class:`FaceSample` and :class:`FrameSample` lists."""
+            match_iou: float = 0.3, threshold: float = SAME_PERSON, chip_size: int = 96,
+            cache: dict | None = None) -> ClipObservations:
+    """Walk both videos once and collect :class:`FaceSample` and :class:`FrameSample` lists.
+
+    ``cache`` (a dict kept by the caller per original clip) stores the original side
+    (detections, landmarks, embeddings) so that several anonymized copies cost less."""
+    cache = {} if cache is None else cache
     linker = BoxLinker()
     faces: list[FaceSample] = []
     sampled: list[FrameSample] = []
     thumbs: list[tuple[int, np.ndarray, np.ndarray]] = []
     pending: list[tuple[FaceSample, np.ndarray, np.ndarray, np.ndarray]] = []
-    chips_per_track: dict[int, int] = {}
     width = height = frames = 0
     for index, fa, fb in paired_frames(original, anonymized):
         frames = index + 1
@@ -175,19 +185,23 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
             continue
         orig, anon = fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24")
         height, width = orig.shape[:2]
-        found = [f for f in detector.detect(orig) if f.size >= min_face]
+        if index not in cache:
+            found = [f for f in detector.detect(orig) if f.size >= min_face]
+            cache[index] = [(f, _original_side(orig, f, model, second)) for f in found]
+        found = [f for f, _ in cache[index]]
         found_anon = detector.detect(anon)
         ids = linker.link([f.box for f in found])
         frame_faces: list[FaceSample] = []
-        for tid, face in zip(ids, found):
-            sample = _face_sample(orig, anon, tid, index, face, found_anon, model, second, match_iou)
+        for tid, (face, side) in zip(ids, cache[index]):
+            sample = _face_sample(orig, anon, tid, index, face, side, found_anon, model, second, match_iou)
             frame_faces.append(sample)
             chip_o = aligned_chip(orig, face.rect, sample.lmk_orig, 64)
             chip_a = aligned_chip(anon, face.rect, sample.lmk_orig, 64)
             pending.append((sample, sample.lmk_orig, chip_o, chip_a))
-            if chips_per_track.get(tid, 0) < keep_chips:
-                sample.chips = (aligned_chip(orig, face.rect, None, 112), aligned_chip(anon, face.rect, None, 112))
-                chips_per_track[tid] = chips_per_track.get(tid, 0) + 1
+            if chip_size:  # for the contact sheet: the face square, grown to show the mask border
+                sheet_rect = _grow(face.rect, 1.5)
+                sample.chips = (aligned_chip(orig, sheet_rect, None, chip_size),
+                                aligned_chip(anon, sheet_rect, None, chip_size))
         faces += frame_faces
         sampled.append(_leaks(index, anon, frame_faces, found_anon, model, match_iou, threshold))
         if frame_faces:
@@ -199,17 +213,23 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
                             thumbs, detector.name)
 
 
-def _face_sample(orig, anon, tid, index, face: FaceBox, found_anon, model, second, match_iou) -> FaceSample:
-    lmk_o = model.landmarks(orig, face.rect)
+def _original_side(orig, face: FaceBox, model, second) -> tuple:
+    """(landmarks, embedding, second embedding) of an original face."""
+    lmk = model.landmarks(orig, face.rect)
+    return lmk, model.embed(orig, face.rect, lmk), second.embed(orig, face.rect, lmk) if second else None
+
+
+def _face_sample(orig, anon, tid, index, face: FaceBox, side, found_anon, model, second, match_iou) -> FaceSample:
+    lmk_o, emb_o, emb2_o = side
     lmk_a = model.landmarks(anon, face.rect)
     sharp_o, sharp_a = quality.sharpness(orig, anon, face.rect)
     return FaceSample(
         track_id=tid, frame=index, box=face.box, rect=face.rect,
-        emb_orig=model.embed(orig, face.rect, lmk_o), emb_anon=model.embed(anon, face.rect, lmk_a),
+        emb_orig=emb_o, emb_anon=model.embed(anon, face.rect, lmk_a),
         lmk_orig=lmk_o, lmk_anon=lmk_a,
         retained=any(iou(face.box, d.box) >= match_iou for d in found_anon),
         sharp_orig=sharp_o, sharp_anon=sharp_a, seam=quality.seam(orig, anon, face.rect),
-        emb2_orig=second.embed(orig, face.rect, lmk_o) if second else None,
+        emb2_orig=emb2_o,
         emb2_anon=second.embed(anon, face.rect, lmk_a) if second else None)
 
 

@@ -55,16 +55,30 @@ def track_gallery(samples: list, attr: str = "emb_orig", prefix: str = "") -> tu
     return np.stack(rows), [f"{prefix}{t}" for t in labels]
 
 
-def reid(samples: list, distractors: np.ndarray | None, attr: str = "emb", prefix: str = "") -> dict:
-    """Re-ID figures for one attacker (``attr`` is ``emb`` or ``emb2``)."""
-    samples = [s for s in samples if getattr(s, attr + "_anon") is not None]
-    gallery, labels = track_gallery(samples, attr + "_orig", prefix)
-    if distractors is not None and len(distractors) and len(gallery):
-        gallery = np.concatenate([gallery, distractors])
-        labels = labels + [f"distractor:{i}" for i in range(len(distractors))]
-    probes = np.stack([getattr(s, attr + "_anon") for s in samples]) if samples else np.zeros((0, 1))
-    rate = reid_rate(probes, [f"{prefix}{s.track_id}" for s in samples], gallery, labels)
-    return {"reid_rate": rate, "probes": len(samples), "gallery": len(labels),
+def reid(samples: list, distractors: np.ndarray | None, attr: str = "emb") -> dict:
+    """Re-ID figures for one clip and one attacker (``attr`` is ``emb`` or ``emb2``)."""
+    return reid_pooled([("", samples)], distractors, attr)
+
+
+def reid_pooled(groups: list[tuple[str, list]], distractors: np.ndarray | None, attr: str = "emb") -> dict:
+    """Re-ID over several clips at once: the gallery holds every track of every clip
+    (labelled ``clip:track``) plus the distractors; probes are all anonymized faces."""
+    gal_rows, labels, probes, probe_labels = [], [], [], []
+    for name, samples in groups:
+        samples = [s for s in samples if getattr(s, attr + "_anon") is not None]
+        gallery, glabels = track_gallery(samples, attr + "_orig", f"{name}:")
+        if len(glabels):
+            gal_rows.append(gallery)
+            labels += glabels
+        probes += [getattr(s, attr + "_anon") for s in samples]
+        probe_labels += [f"{name}:{s.track_id}" for s in samples]
+    if distractors is not None and len(distractors) and labels:
+        gal_rows.append(distractors)
+        labels += [f"distractor:{i}" for i in range(len(distractors))]
+    if not probes:
+        return {"reid_rate": None, "probes": 0, "gallery": len(labels), "chance": None}
+    rate = reid_rate(np.stack(probes), probe_labels, np.concatenate(gal_rows), labels)
+    return {"reid_rate": rate, "probes": len(probes), "gallery": len(labels),
             "chance": 1.0 / len(labels) if labels else None}
 
 
