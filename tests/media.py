@@ -55,7 +55,7 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
     ``image_fn(i)`` returns the RGB uint8 frame ``i`` (lets callers paint faces in);
     ``rotation`` is written as the display matrix (counter-clockwise degrees);
     ``metadata`` becomes container tags (MP4 keeps custom keys); ``audio_codec`` defaults to
-    AAC (``pcm_s16le`` makes an MKV whose audio MP4 cannot carry).
+    AAC (``pcm_u8`` or ``wavpack`` make an MKV whose audio MP4 cannot carry).
     """
     path = Path(path)
     w, h = size
@@ -82,7 +82,7 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
         if audio:
             name = audio_codec or ("aac" if audio is True else str(audio))
             sound = out.add_stream(name, rate=48000)
-            sound.layout = "stereo" if name != "pcm_s16le" else "mono"
+            sound.layout = "stereo" if not name.startswith("pcm") else "mono"
         paint = image_fn or (lambda i: moving_picture(i, size))
         for i, p in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(paint(i)), format="rgb24")
@@ -167,3 +167,35 @@ def audio_duration(path: str | Path) -> float | None:
             start = t0 if start is None else min(start, t0)
             end = t1 if end is None else max(end, t1)
     return None if start is None else float(end - start)
+
+
+def pass_through(src: str | Path, dst: str | Path, config=None, mode: str = "blur", stop_at: int | None = None,
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None, overwrite: bool = False,
+                 faces: int = 1) -> Path:
+    """Re-encode ``src`` into ``dst`` with streamanon's reader and writer (no face model).
+
+    ``transform`` changes each picture; ``stop_at`` raises KeyboardInterrupt before that frame
+    (as Ctrl-C would), inside the writer's ``with`` block.
+    """
+    from streamanon.config import Config
+    from streamanon.io import VideoReader, VideoWriter
+    from streamanon.types import FrameRecord
+
+    config = config or Config().override({"encoder.preset": "ultrafast"})
+    with VideoReader(src) as reader, VideoWriter(dst, reader.info, config.encoder, config.provenance,
+                                                 config.digest(), mode, source_path=src,
+                                                 overwrite=overwrite, config=config.to_dict()) as writer:
+        for frame in reader.frames():
+            if stop_at is not None and frame.index == stop_at:
+                raise KeyboardInterrupt
+            image = transform(frame.image) if transform else frame.image
+            record = FrameRecord(index=frame.index, pts=frame.pts, faces=faces, replaced=faces,
+                                 fallback=0, mode=mode)
+            writer.write(frame.with_image(image), record)
+    return Path(dst)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB) between two uint8 images."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)

@@ -78,7 +78,8 @@ class StreamCopier:
             return None
         rate = ctx.sample_rate or 48000
         out = self._output.add_stream("aac", rate=rate)
-        out.layout = ctx.layout.name if ctx.layout and len(ctx.layout.channels) <= 2 else "stereo"
+        channels = len(ctx.layout.channels) if ctx.layout else 2
+        out.layout = {1: "mono", 2: "stereo", 6: "5.1"}.get(channels, "stereo")  # AAC's default orders
         out.metadata.update(kept_stream_tags(stream.metadata))
         log.info("re-encoding audio #%d (%s) to AAC: the container cannot carry it", stream.index, ctx.name)
         return out, stream

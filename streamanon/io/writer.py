@@ -20,15 +20,18 @@ Choices (see also :mod:`streamanon.io.metadata` for the tag policy):
 - **Ctrl-C**: ``KeyboardInterrupt`` inside ``with`` calls :meth:`finalize_partial`: the
   frames written so far are flushed into a playable file (audio cut at the last video
   frame, sidecar ``"complete": false``) and the interrupt propagates. A runner that catches
-  the interrupt itself calls :meth:`finalize_partial` (or :meth:`close`, which keeps the
-  whole audio track).
+  the interrupt itself calls :meth:`finalize_partial`, or :meth:`close` from inside its
+  ``except KeyboardInterrupt:`` block (close() sees the interrupt being handled and does the
+  same).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -219,8 +222,11 @@ class VideoWriter:
     # -- finishing -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush the encoder, copy the remaining audio, finalize, sign, rename, write the sidecar."""
-        self._finish(complete=True)
+        """Flush the encoder, copy the remaining audio, finalize, sign, rename, write the sidecar.
+
+        Called while a ``KeyboardInterrupt`` is being handled, it acts as :meth:`finalize_partial`.
+        """
+        self._finish(complete=not isinstance(sys.exc_info()[1], KeyboardInterrupt))
 
     def finalize_partial(self) -> None:
         """Like :meth:`close` after an interruption: audio stops at the last frame written."""
@@ -250,7 +256,8 @@ class VideoWriter:
             raise
         if self.provenance.sidecar:
             tags = provenance_tags(self.config_digest, self.mode) if self.provenance.container_tags else {}
-            write_sidecar(self.path, self.source_path, self.config, self.config_digest, self.mode,
+            config = self.config or {"encoder": asdict(self.encoder), "provenance": asdict(self.provenance)}
+            write_sidecar(self.path, self.source_path, config, self.config_digest, self.mode,
                           self.records, complete, self._signer is not None, tags)
 
     def abort(self) -> None:
