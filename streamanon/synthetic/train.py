@@ -1,0 +1,209 @@
+"""``streamanon train``: conditional rectified-flow training of the face generator.
+
+Reads a YAML config (``configs/train_*.yaml``) with sections ``data``, ``model``, ``train``.
+Resumable: the run folder keeps ``checkpoint.pt`` (model, EMA, optimizer, step, RNG state);
+running the same config again continues. Logs go to ``train.jsonl``, sample sheets
+(holdout faces, 1/2/4 Euler steps) to ``samples/``. The same config trains a bigger model on a
+GPU by changing ``model`` and ``train.device``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .model import ModelConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    images: str = "../shared/data/faces/utkface_crop_part1"
+    cache: str = "scratch/synth/cache"
+    holdout: int = 300
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: str = "scratch/synth/runs/default"
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup: int = 100
+    ema_decay: float = 0.999
+    mask_loss_weight: float = 4.0
+    """Extra loss weight inside the inpainting mask (surroundings are given, the face is not)."""
+    t_one_prob: float = 0.15
+    """Share of samples trained at t = 1 exactly, the state a 1-step sampler starts from."""
+    checkpoint_every: int = 200
+    sample_every: int = 200
+    log_every: int = 10
+    max_minutes: float = 0.0
+    """Stop (with a checkpoint) after this much wall time in this invocation; 0: no limit."""
+    device: str = "cpu"
+    threads: int = 2
+    seed: int = 0
+    mixed_precision: bool = False
+    """bf16 autocast on CUDA."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    import yaml
+
+    from ..config import from_dict
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read training config {path}: {exc.strerror or exc}") from None
+    unknown = set(raw) - {"data", "model", "train"}
+    if unknown:
+        raise ConfigError(f"{Path(path).name}: unknown section(s) {sorted(unknown)}; expected data, model, train")
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    return RunConfig(data=from_dict(DataConfig, raw.get("data", {}), "data"),
+                     model=ModelConfig.from_dict(raw.get("model", {})),
+                     train=from_dict(TrainConfig, raw.get("train", {}), "train"))
+
+
+def prepare(cfg: RunConfig):
+    """Mesh cache, aligned crops, shape statistics: computed once, reused by every run."""
+    from . import align, data as tdata
+
+    cache = Path(cfg.data.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = tdata.build_aligned_cache(Path(cfg.data.images), cache, cfg.model.resolution)
+    faces = tdata.FaceSet.load(path)
+    mirror = align.mirror_index(faces.template)
+    return faces, mirror
+
+
+def _sheet(model, faces, idx, cfg: RunConfig, device) -> np.ndarray:
+    """Rows: original, network surroundings, mesh maps, 1, 2 and 4 Euler steps."""
+    import torch
+
+    from .data import FaceBatches
+    from .sampler import EulerFlowSampler, identity_noise
+
+    batches = FaceBatches(faces, idx, cfg.model.resolution, cfg.model.grid, np.arange(478), 0, augment=False)
+    target, cond = batches.render(idx)
+    noise = identity_noise(list(range(len(idx))), cfg.model.resolution)
+
+    def velocity(x, t, c):
+        with torch.no_grad():
+            return model(torch.from_numpy(x).to(device), torch.from_numpy(t).to(device),
+                         torch.from_numpy(c).to(device)).float().cpu().numpy()
+
+    rows = [target, cond[:, 9:12], np.clip(cond[:, :6].max(1, keepdims=True).repeat(3, 1) * 2 - 1, -1, 1)]
+    rows += [EulerFlowSampler(n).sample(velocity, noise, cond) for n in (1, 2, 4)]
+    grid = np.concatenate([np.concatenate(list(r.transpose(0, 2, 3, 1)), 1) for r in rows], 0)
+    return ((grid + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+def train(cfg: RunConfig) -> Path:
+    """Train (or resume) until ``train.steps``; returns the run folder."""
+    import cv2
+    import torch
+
+    from .data import FaceBatches
+    from .model import FlowUNet, count_parameters
+
+    tc = cfg.train
+    torch.set_num_threads(tc.threads)
+    device = torch.device(tc.device)
+    out = Path(tc.out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    faces, mirror = prepare(cfg)
+    train_idx, hold_idx = faces.split(cfg.data.holdout)
+    model = FlowUNet(cfg.model).to(device)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    step, ckpt = 0, out / "checkpoint.pt"
+    batches = FaceBatches(faces, train_idx, cfg.model.resolution, cfg.model.grid, mirror, tc.seed)
+    gen = torch.Generator().manual_seed(tc.seed)
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        batches.rng.bit_generator.state = state["data_rng"]
+        gen.set_state(state["torch_rng"])
+        log.info("resumed %s at step %d", ckpt, step)
+    (out / "config.json").write_text(json.dumps({"model": cfg.model.to_dict(), "train": tc.__dict__,
+                                                  "data": cfg.data.__dict__}, indent=2, default=list))
+    log.info("model: %.2f M parameters; %d training faces, %d held out",
+             count_parameters(model) / 1e6, len(train_idx), len(hold_idx))
+    sheet_idx = hold_idx[:8]
+    started = time.time()
+    logf = open(out / "train.jsonl", "a")
+
+    def save() -> None:
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                    "step": step, "data_rng": batches.rng.bit_generator.state, "torch_rng": gen.get_state(),
+                    "model_config": cfg.model.to_dict(), "template": faces.template}, tmp)
+        tmp.replace(ckpt)
+
+    losses = []
+    while step < tc.steps:
+        t_start = time.time()
+        target, cond = batches.sample(tc.batch_size)
+        x0 = torch.from_numpy(target).to(device)
+        c = torch.from_numpy(cond).to(device)
+        b = x0.shape[0]
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = torch.rand(b, generator=gen)
+        t = torch.where(torch.rand(b, generator=gen) < tc.t_one_prob, torch.ones_like(t), t).to(device)
+        xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
+        for g in opt.param_groups:
+            g["lr"] = tc.lr * min(1.0, (step + 1) / max(1, tc.warmup))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.mixed_precision and device.type == "cuda"):
+            v = model(xt, t, c)
+        weight = 1.0 + tc.mask_loss_weight * c[:, -1:]
+        loss = ((v.float() - (noise - x0)) ** 2 * weight).mean() / (1.0 + tc.mask_loss_weight * c[:, -1:].mean())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(tc.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        losses.append(float(loss))
+        if step % tc.log_every == 0:
+            rec = {"step": step, "loss": float(np.mean(losses)), "sec_per_step": time.time() - t_start,
+                   "lr": opt.param_groups[0]["lr"], "time": time.time()}
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            log.info("step %d loss %.4f (%.2f s/step)", step, rec["loss"], rec["sec_per_step"])
+            losses = []
+        timed_out = tc.max_minutes > 0 and time.time() - started > tc.max_minutes * 60
+        if step % tc.checkpoint_every == 0 or step == tc.steps or timed_out:
+            save()
+        if step % tc.sample_every == 0 or step == tc.steps or timed_out:
+            sheet = _sheet(ema, faces, sheet_idx, cfg, device)
+            cv2.imwrite(str(out / "samples" / f"step_{step:06d}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        if timed_out:
+            log.info("stopping after %.1f minutes at step %d (resume by running again)", tc.max_minutes, step)
+            break
+    logf.close()
+    return out
