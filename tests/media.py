@@ -199,3 +199,27 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio (dB) between two uint8 images."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def add_subtitles(path: str | Path, lines: list[tuple[float, float, str]]) -> Path:
+    """Copy of the MKV ``path`` with a SubRip track of ``(start s, duration s, text)`` lines."""
+    src = Path(path)
+    dst = src.with_name(f"{src.stem}.subtitled.mkv")
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        mapping = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        subs = out.add_mux_stream("subrip")
+        subs.time_base = Fraction(1, 1000)
+        pending = sorted(lines)
+        for packet in inp.demux():
+            if packet.dts is None:
+                continue
+            while pending and pending[0][0] <= packet.dts * packet.time_base:
+                start, length, text = pending.pop(0)
+                cue = av.Packet(text.encode())
+                cue.stream, cue.time_base = subs, Fraction(1, 1000)
+                cue.pts = cue.dts = int(start * 1000)
+                cue.duration = int(length * 1000)
+                out.mux(cue)
+            packet.stream = mapping[packet.stream_index]
+            out.mux(packet)
+    return dst

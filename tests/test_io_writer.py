@@ -201,3 +201,41 @@ def test_real_clip_round_trip(tmp_path):
     _, originals = _decoded(src)
     assert np.mean([psnr(a.image, b.image) for a, b in zip(frames[::20], originals[::20])]) > 30
     assert verify(dst).ok
+
+
+def test_subtitles_copied_to_mkv_and_skipped_for_mp4(tmp_path):
+    from media import add_subtitles
+
+    src = add_subtitles(make_clip(tmp_path / "in.mkv", frames=25), [(0.0, 0.3, "hello"), (0.4, 0.3, "world")])
+    mkv = pass_through(src, tmp_path / "out.mkv")
+    with av.open(str(mkv)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio", "subtitle"]
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"hello", b"world"]
+    mp4 = pass_through(src, tmp_path / "out.mp4")  # SubRip has no MP4 mapping: skipped cleanly
+    with av.open(str(mp4)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+    assert verify(mp4).ok and read_pts(mp4)[1] == 25
+
+
+def test_bt709_source_keeps_its_colours(tmp_path):
+    """HD material is tagged BT.709: converting back with BT.601 would shift every colour."""
+    bars = np.zeros((240, 320, 3), np.uint8)
+    bars[:, :106], bars[:, 106:213], bars[:, 213:] = (220, 30, 30), (30, 220, 30), (30, 30, 220)
+    src = tmp_path / "bt709.mp4"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        ctx = stream.codec_context
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(bars, format="rgb24").reformat(format="yuv420p",
+                                                                             dst_colorspace="ITU709")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    dst = pass_through(src, tmp_path / "out.mp4")
+    src_info, src_frames = _decoded(src)
+    out_info, out_frames = _decoded(dst)
+    assert src_info.color_space == out_info.color_space == 1
+    assert psnr(src_frames[2].image, bars) > 28
+    assert psnr(out_frames[2].image, src_frames[2].image) > 40
