@@ -105,12 +105,13 @@ def split_annexb(data: bytes) -> list[tuple[int, int]]:
 
 def insert_sei(codec: str, packet: bytes, nal: bytes) -> bytes:
     """Annex B ``packet`` with ``nal`` (plus a start code) just before its first picture NAL."""
-    for begin, end in split_annexb(packet):
-        if is_picture(codec, packet[begin:end]):
-            at = begin - 3
-            if at > 0 and packet[at - 1] == 0:
-                at -= 1  # keep a 4-byte start code together
+    i = 0
+    while (j := packet.find(b"\x00\x00\x01", i)) >= 0:
+        begin = j + 3
+        if is_picture(codec, packet[begin:begin + 2]):
+            at = j - 1 if j > 0 and packet[j - 1] == 0 else j  # keep a 4-byte start code together
             return packet[:at] + START_CODE + nal + packet[at:]
+        i = begin
     raise ProvenanceError(f"{codec} packet of {len(packet)} bytes: expected a picture NAL unit, got none")
 
 
