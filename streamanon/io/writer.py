@@ -70,7 +70,9 @@ class VideoWriter:
         self.source_path = Path(source_path) if source_path is not None else None
         self.config = config
         self.records: list[dict[str, Any]] = []
+        """Payloads of the frames muxed so far (decode order), as their SEI carries them."""
         self.frames_written = 0
+        """Frames muxed into the file so far (the encoder holds a few more until flushed)."""
         self._pending: dict[int, dict[str, Any]] = {}
         self._last_pts: int | None = None
         self._last_time: Fraction | None = None
@@ -134,6 +136,8 @@ class VideoWriter:
         options = {"crf": str(enc.crf), "preset": enc.preset}
         if enc.codec == "h265":
             options["x265-params"] = "log-level=error"
+            if self.format == "mp4":
+                stream.codec_tag = "hvc1"  # parameter sets in the sample entry: Apple players need it
         stream.options = options
         if enc.threads:
             stream.codec_context.thread_count = enc.threads
@@ -177,10 +181,8 @@ class VideoWriter:
         video.pts, video.time_base = pts, self.info.time_base
         payload = frame_payload(record, frame.index, pts, self.info.time_base, self.config_digest)
         self._pending[pts] = payload
-        self.records.append(payload)
         try:
             packets = self._stream.encode(video)
-            self.frames_written += 1
             for packet in packets:
                 self._mux_video(packet)
         except av.error.FFmpegError as exc:
@@ -216,6 +218,8 @@ class VideoWriter:
             marked.stream = self._stream
             packet = marked
         self._out.mux(packet)
+        self.records.append(payload)  # only frames that reached the file
+        self.frames_written += 1
         if self._copier is not None and packet.dts is not None:
             self._copier.advance(packet.dts * packet.time_base)
 
@@ -257,8 +261,9 @@ class VideoWriter:
         if self.provenance.sidecar:
             tags = provenance_tags(self.config_digest, self.mode) if self.provenance.container_tags else {}
             config = self.config or {"encoder": asdict(self.encoder), "provenance": asdict(self.provenance)}
+            records = sorted(self.records, key=lambda r: r["frame"])
             write_sidecar(self.path, self.source_path, config, self.config_digest, self.mode,
-                          self.records, complete, self._signer is not None, tags)
+                          records, complete, self._signer is not None, tags)
 
     def abort(self) -> None:
         """Stop and remove the partial output (the destination is left untouched)."""
