@@ -32,7 +32,8 @@ class EvalSettings:
     """Independent detector: auto (YuNet if its model file exists, else dlib HOG), yunet, dlib-hog, dlib-cnn."""
     yunet_model: str | None = None
     det_score: float = 0.6
-    max_side: int = 1280
+    max_side: int = 960
+    """Frames are downscaled to this longest side for detection (faces of 1080p crowds stay > 25 px)."""
     min_face: int = 24
     match_iou: float = 0.3
     threshold: float = SAME_PERSON

@@ -21,6 +21,7 @@ TABLE_KEYS = ("reid_rate", "reid_rate_lbp", "leak_rate", "identity_distance", "r
               "sharpness_ratio", "seam_ratio", "fps")
 PLOT_KEYS = ("reid_rate", "leak_rate", "identity_distance", "retention", "pose_error_deg",
              "expression_corr", "flicker", "id_stability", "sharpness_ratio")
+RATE_KEYS = ("reid_rate", "reid_rate_lbp", "leak_rate", "retention", "id_stability")
 BETTER = {"reid_rate": "lower", "reid_rate_lbp": "lower", "leak_rate": "lower",
           "identity_distance": "higher", "retention": "higher", "pose_error_deg": "lower",
           "expression_corr": "higher", "flicker": "near 1", "id_stability": "higher",
@@ -51,8 +52,9 @@ def write_json(data: dict, path: str | Path) -> None:
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
     bar = np.full((22, image.shape[1], 3), 255, np.uint8)
+    colour = (200, 0, 0) if text.endswith("LEAK") else (0, 0, 0)
     cv2.putText(bar, text[: max(4, image.shape[1] // 8)], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                (0, 0, 0), 1, cv2.LINE_AA)
+                colour, 1, cv2.LINE_AA)
     return np.vstack([bar, image])
 
 
@@ -85,11 +87,15 @@ def contact_sheet(columns: dict[str, ClipObservations], moments: int = 4, width:
     if not frames:
         return None
     picks = [frames[i] for i in sorted(set(np.linspace(0, len(frames) - 1, min(moments, len(frames))).astype(int)))]
+    # Show the first leak of each column too: a leak is what a viewer must see.
+    leaks = {name: [f.frame for f in obs.sampled if f.leak and f.frame in common] for name, obs in columns.items()}
+    picks = sorted(set(picks) | {v[0] for v in leaks.values() if v})
     rows = []
     for frame in picks:
         cells = [_label(_fit(dict((t[0], t[1]) for t in first.thumbnails)[frame], width), f"original  frame {frame}")]
         for name, obs in columns.items():
-            cells.append(_label(_fit(dict((t[0], t[2]) for t in obs.thumbnails)[frame], width), name))
+            tag = f"{name}  LEAK" if frame in leaks[name] else name
+            cells.append(_label(_fit(dict((t[0], t[2]) for t in obs.thumbnails)[frame], width), tag))
         rows.append(_pad_rows(cells))
         chip_cells = []
         for col, obs in enumerate([first] + list(columns.values())):
@@ -142,6 +148,8 @@ def metric_plots(rows: list[dict]) -> bytes:
                 values.append(np.nan if v is None else v)
             ax.bar(x + i * bar - 0.4 + bar / 2, values, bar, label=mode)
         ax.set_title(f"{key} ({BETTER.get(key, '')} is better)", fontsize=9)
+        if key in RATE_KEYS:
+            ax.set_ylim(0, 1.05)
         ax.set_xticks(x)
         ax.set_xticklabels([c[:14] for c in clips], rotation=30, ha="right", fontsize=7)
         ax.grid(axis="y", alpha=0.3)
