@@ -58,6 +58,7 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
     AAC (``pcm_u8`` or ``wavpack`` make an MKV whose audio MP4 cannot carry).
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
     odd = w % 2 or h % 2
     options = {"movflags": "use_metadata_tags"} if path.suffix in (".mp4", ".mov", ".m4v") else {}

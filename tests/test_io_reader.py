@@ -54,7 +54,7 @@ def test_odd_size_h265(tmp_path):
 
 
 def test_missing_file_is_input_error(tmp_path):
-    with pytest.raises(InputError, match="existing file"):
+    with pytest.raises(InputError, match="no such file"):
         VideoReader(tmp_path / "nope.mp4")
 
 

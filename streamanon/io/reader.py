@@ -56,7 +56,7 @@ def _open(path: str | Path):
 
     p = Path(path)
     if not p.exists():
-        raise InputError(f"input {p}: expected an existing file, got nothing at that path")
+        raise InputError(f"input {p}: no such file (expected an existing video file)")
     if p.is_dir():
         raise InputError(f"input {p}: expected a file, got a directory")
     if not os.access(p, os.R_OK):
