@@ -46,6 +46,7 @@ def test_round_trip_keeps_timing_pixels_audio(tmp_path, src_ext, dst_ext, codec,
     assert abs(audio_duration(dst) - audio_duration(src)) < 0.05
     assert abs(info.duration - _decoded(src)[0].duration) < 0.05
     assert verify(dst).ok
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
 def test_pixels_written_are_the_ones_given(tmp_path):

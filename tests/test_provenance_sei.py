@@ -92,6 +92,7 @@ def test_verify_catches_tampered_file_and_sidecar(tmp_path):
     dst = pass_through(src, tmp_path / "out.mp4")
     side = json.loads(sidecar_path(dst).read_text())
     assert side["input"]["sha256"] and side["frames"] == 8 and "salt" not in side["config"]["identity"]
+    assert [r["frame"] for r in side["records"]] == list(range(8)) and side["complete"] is True
     side["output"]["sha256"] = "0" * 64
     sidecar_path(dst).write_text(json.dumps(side))
     report = verify(dst)

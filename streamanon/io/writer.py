@@ -38,7 +38,7 @@ from typing import Any
 
 from ..config import EncoderConfig, ProvenanceConfig
 from ..errors import InputError, OutputError, OutputExistsError, check
-from ..provenance.manifest import frame_payload, write_sidecar
+from ..provenance.manifest import RecordLog, frame_payload, sidecar_path, write_sidecar
 from ..provenance.sei import insert_sei, sei_nal
 from ..types import FrameRecord, VideoFrame
 from .metadata import container_format, muxer_options, provenance_tags
@@ -69,8 +69,6 @@ class VideoWriter:
         self.mode = mode
         self.source_path = Path(source_path) if source_path is not None else None
         self.config = config
-        self.records: list[dict[str, Any]] = []
-        """Payloads of the frames muxed so far (decode order), as their SEI carries them."""
         self.frames_written = 0
         """Frames muxed into the file so far (the encoder holds a few more until flushed)."""
         self._pending: dict[int, dict[str, Any]] = {}
@@ -86,6 +84,7 @@ class VideoWriter:
             check(self.format == "mp4", OutputError, "C2PA signing container", "mp4", self.format)
             self._signer = C2paSigner(provenance.c2pa_cert, provenance.c2pa_key)
         self._tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.part"
+        self._records = RecordLog(self.path.parent, self.path.name)
         self._open()
 
     def _check_destination(self, overwrite: bool) -> None:
@@ -218,7 +217,7 @@ class VideoWriter:
             marked.stream = self._stream
             packet = marked
         self._out.mux(packet)
-        self.records.append(payload)  # only frames that reached the file
+        self._records.append(payload)  # only frames that reached the file
         self.frames_written += 1
         if self._copier is not None and packet.dts is not None:
             self._copier.advance(packet.dts * packet.time_base)
@@ -258,12 +257,16 @@ class VideoWriter:
         except BaseException:
             self._remove_partial()
             raise
-        if self.provenance.sidecar:
-            tags = provenance_tags(self.config_digest, self.mode) if self.provenance.container_tags else {}
-            config = self.config or {"encoder": asdict(self.encoder), "provenance": asdict(self.provenance)}
-            records = sorted(self.records, key=lambda r: r["frame"])
-            write_sidecar(self.path, self.source_path, config, self.config_digest, self.mode,
-                          records, complete, self._signer is not None, tags)
+        try:
+            if self.provenance.sidecar:
+                tags = provenance_tags(self.config_digest, self.mode) if self.provenance.container_tags else {}
+                config = self.config or {"encoder": asdict(self.encoder), "provenance": asdict(self.provenance)}
+                write_sidecar(self.path, self.source_path, config, self.config_digest, self.mode,
+                              self._records, self._records.count, complete, self._signer is not None, tags)
+            else:
+                sidecar_path(self.path).unlink(missing_ok=True)  # a stale one would contradict the file
+        finally:
+            self._records.close()
 
     def abort(self) -> None:
         """Stop and remove the partial output (the destination is left untouched)."""
@@ -271,7 +274,7 @@ class VideoWriter:
         self._remove_partial()
 
     def _remove_partial(self) -> None:
-        for closer in (getattr(self, "_copier", None), getattr(self, "_out", None)):
+        for closer in (getattr(self, "_copier", None), getattr(self, "_out", None), self._records):
             if closer is None:
                 continue
             try:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
 import json
 import os
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from .. import PROJECT_UUID, __version__
 from ..errors import OutputError, ProvenanceError
@@ -77,10 +78,53 @@ def without_salt(config: dict[str, Any] | None) -> dict[str, Any] | None:
     return clean
 
 
+class RecordLog:
+    """Frame payloads spooled to a hidden JSON-lines file beside the output.
+
+    A long run (an hour at 30 fps is 100k records) then holds none of them in memory.
+    Iterating yields them by frame index: packets arrive in decode order, which differs
+    from presentation order only within a few frames, so a small heap restores it.
+    """
+
+    def __init__(self, folder: Path, stem: str) -> None:
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".records.part", dir=folder)
+        except OSError as exc:
+            raise OutputError(f"folder {folder}: cannot hold the provenance records ({exc})") from None
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "w+")
+        self.count = 0
+
+    def append(self, payload: dict[str, Any]) -> None:
+        self._file.write(json.dumps(payload, separators=(",", ":"), sort_keys=True) + "\n")
+        self.count += 1
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._file.flush()
+        self._file.seek(0)
+        heap: list[tuple[int, dict[str, Any]]] = []
+        expected = 0
+        for line in self._file:
+            record = json.loads(line)
+            heapq.heappush(heap, (record["frame"], record))
+            while heap and heap[0][0] == expected:
+                yield heapq.heappop(heap)[1]
+                expected += 1
+        while heap:
+            yield heapq.heappop(heap)[1]
+        self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        """Delete the spool file."""
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
 def write_sidecar(output: Path, source: Path | None, config: dict[str, Any] | None,
-                  config_digest: str, mode: str, records: list[dict[str, Any]], complete: bool,
-                  c2pa_signed: bool, tags: dict[str, str]) -> Path:
-    """Write ``<output>.provenance.json`` atomically and return its path."""
+                  config_digest: str, mode: str, records: Iterable[dict[str, Any]], count: int,
+                  complete: bool, c2pa_signed: bool, tags: dict[str, str]) -> Path:
+    """Write ``<output>.provenance.json`` atomically (records streamed) and return its path."""
     data = {
         "tool": TOOL,
         "version": __version__,
@@ -93,16 +137,22 @@ def write_sidecar(output: Path, source: Path | None, config: dict[str, Any] | No
         "output": {"name": output.name, "sha256": sha256_file(output)},
         "container_tags": tags,
         "c2pa": c2pa_signed,
-        "frames": len(records),
-        "records": records,
+        "frames": count,
     }
     path = sidecar_path(output)
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, default=str)
+            head = json.dumps(data, indent=1, default=str)
+            f.write(head[:-2] + ',\n "records": [')
+            for i, record in enumerate(records):
+                f.write(("," if i else "") + "\n  " + json.dumps(record, sort_keys=True))
+            f.write("\n ]\n}\n")
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"sidecar {path}: cannot be written ({exc})") from None
     return path
 
