@@ -50,7 +50,7 @@ class MediaInfo:
     video_stream_index: int = 0
 
 
-def _open(path: str | Path):
+def open_input(path: str | Path):
     """``av.open`` with every failure mapped to :class:`InputError`."""
     import av
 
@@ -72,7 +72,7 @@ def _open(path: str | Path):
         raise InputError(f"input {p}: cannot be opened ({exc})") from None
 
 
-def _video_stream(container, path: str | Path):
+def video_stream(container, path: str | Path):
     streams = [s for s in container.streams.video
                if not (s.disposition & _attached_pic_flag())]
     if not streams:
@@ -101,8 +101,8 @@ def probe(path: str | Path) -> MediaInfo:
     """Read the container header and decode the first frame (rotation, zero-frame check)."""
     import av
 
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_input(path) as container:
+        stream = video_stream(container, path)
         ctx = stream.codec_context
         stream.thread_type = "AUTO"
         first = None
@@ -177,7 +177,7 @@ class VideoReader:
         import av
 
         self.close()
-        self._container = container = _open(self.path)
+        self._container = container = open_input(self.path)
         stream = container.streams[self.info.video_stream_index]
         stream.thread_type = "AUTO"
         index = 0

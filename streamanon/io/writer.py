@@ -108,9 +108,10 @@ class VideoWriter:
             self._out = av.open(str(self._tmp), "w", format=self.format,
                                 options=muxer_options(self.format, info.time_base))
         except (OSError, av.error.FFmpegError) as exc:
+            self._records.close()
             raise OutputError(f"output {self.path}: cannot be created ({exc})") from None
         try:
-            self._stream = self._add_video_stream(av)
+            self._stream = self._add_video_stream()
             if self.provenance.container_tags:
                 self._out.metadata.update(provenance_tags(self.config_digest, self.mode))
             self._copier = None
@@ -124,7 +125,7 @@ class VideoWriter:
         log.debug("writing %s (%s, %s, %dx%d %s)", self.path, self.format, enc.codec,
                   info.width, info.height, self._stream.pix_fmt)
 
-    def _add_video_stream(self, av):
+    def _add_video_stream(self):
         info, enc = self.info, self.encoder
         odd = info.width % 2 or info.height % 2
         stream = self._out.add_stream(_ENCODERS[enc.codec], rate=info.fps)

@@ -47,10 +47,10 @@ def _read_stream(path: Path) -> tuple[list[tuple[int | None, list[dict]]], list[
     """Per-packet records (with packet pts), decoded frame times, stream time base, tags, codec."""
     import av
 
-    from ..io.reader import _open, _video_stream
+    from ..io.reader import open_input, video_stream
 
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_input(path) as container:
+        stream = video_stream(container, path)
         codec = stream.codec_context.name
         size = length_size(codec, stream.codec_context.extradata)
         tags = lower_keys(dict(container.metadata))
