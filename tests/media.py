@@ -49,11 +49,12 @@ def vfr_pts(frames: int, time_base: Fraction, fps: float) -> list[int]:
 def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 240), fps: int = 25,
               audio: bool | str = True, rotation: int = 0, vfr: bool = False, codec: str = "h264",
               image_fn: ImageFn | None = None, metadata: dict[str, str] | None = None,
-              audio_codec: str | None = None, pix_fmt: str | None = None) -> Path:
+              audio_codec: str | None = None, pix_fmt: str | None = None, start: float = 0.0) -> Path:
     """Write a small clip and return its path. The container comes from the extension.
 
     ``image_fn(i)`` returns the RGB uint8 frame ``i`` (lets callers paint faces in);
     ``rotation`` is written as the display matrix (counter-clockwise degrees);
+    ``start`` (seconds) offsets every video timestamp (trimmed footage does not start at 0);
     ``metadata`` becomes container tags (MP4 keeps custom keys); ``audio_codec`` defaults to
     AAC (``pcm_u8`` or ``wavpack`` make an MKV whose audio MP4 cannot carry).
     """
@@ -61,14 +62,16 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
     odd = w % 2 or h % 2
-    options = {"movflags": "use_metadata_tags"} if path.suffix in (".mp4", ".mov", ".m4v") else {}
+    time_base = Fraction(1, 1000) if vfr and path.suffix == ".mkv" else Fraction(1, fps * 512)
+    options = {}
+    if path.suffix in (".mp4", ".mov", ".m4v"):  # custom tags; a start time finer than 1 ms
+        options = {"movflags": "use_metadata_tags", "movie_timescale": str(time_base.denominator)}
     with av.open(str(path), "w", options=options) as out:
         for key, value in (metadata or {}).items():
             out.metadata[key] = value
         video = out.add_stream(_VIDEO_CODECS.get(codec, codec), rate=fps)
         video.width, video.height = w, h
         video.pix_fmt = pix_fmt or ("yuv444p" if odd and codec != "mpeg4" else "yuv420p")
-        time_base = Fraction(1, 1000) if vfr and path.suffix == ".mkv" else Fraction(1, fps * 512)
         video.time_base = time_base
         video.codec_context.time_base = time_base
         if codec in ("h264", "h265", "hevc"):
@@ -78,6 +81,7 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
         if rotation:
             video.set_display_rotation(rotation)
         pts = vfr_pts(frames, time_base, fps) if vfr else [int(i / (fps * time_base)) for i in range(frames)]
+        pts = [p + int(round(start / time_base)) for p in pts]
         duration = float((pts[-1] * time_base) + Fraction(1, fps)) if frames else 0.0
         sound = None
         if audio:

@@ -240,3 +240,16 @@ def test_bt709_source_keeps_its_colours(tmp_path):
     assert src_info.color_space == out_info.color_space == 1
     assert psnr(src_frames[2].image, bars) > 28
     assert psnr(out_frames[2].image, src_frames[2].image) > 40
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_nonzero_start_time_kept_exactly(tmp_path, ext):
+    src = make_clip(tmp_path / "in.mp4", frames=12, start=0.3073, audio=False)
+    times, _ = read_pts(src)
+    assert times[0] > 0.3
+    dst = pass_through(src, tmp_path / f"out.{ext}")
+    out = read_pts(dst)[0]
+    if ext == "mp4":
+        assert out == times  # exact: the movie timescale is the video's
+    else:
+        assert max(abs(a - b) for a, b in zip(out, times)) <= Fraction(1, 2000)  # Matroska: milliseconds
