@@ -102,3 +102,18 @@ def test_garbage_key_is_config_error(tmp_path, signing_config):
     bad.write_text("not a key")
     with pytest.raises(ConfigError, match="c2pa_key"):
         pass_through(src, tmp_path / "out.mp4", signing_config.override({"provenance.c2pa_key": str(bad)}))
+
+
+def test_missing_c2pa_package(tmp_path, signing_config, monkeypatch):
+    """Without c2pa-python: signing asks for the extra; verify still checks everything else."""
+    from streamanon.errors import BackendUnavailableError
+
+    src = make_clip(tmp_path / "source.mp4", frames=4, audio=False)
+    plain = pass_through(src, tmp_path / "plain.mp4")
+    monkeypatch.setitem(__import__("sys").modules, "c2pa", None)  # import c2pa -> ImportError
+    with pytest.raises(BackendUnavailableError) as err:
+        pass_through(src, tmp_path / "signed.mp4", signing_config)
+    assert (err.value.backend, err.value.extra) == ("c2pa", "c2pa")
+    assert not (tmp_path / "signed.mp4").exists()
+    report = verify(plain)
+    assert report.ok and report.c2pa is None

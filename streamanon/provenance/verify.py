@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import BackendUnavailableError, InputError
 from ..io.metadata import DIGITAL_SOURCE_TYPE, lower_keys
 from .manifest import payload_time, read_sidecar, sha256_file
 from .sei import length_size, read_records
@@ -147,12 +147,13 @@ def _c2pa_summary(path: Path, problems: list[str]) -> dict[str, Any] | None:
     """Summary of an embedded C2PA manifest; None when the file has none or c2pa is absent."""
     if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         return None
-    try:
-        from .c2pa_sign import read_manifest
-    except ImportError:
-        return None
+    from .c2pa_sign import read_manifest
+
     try:
         summary = read_manifest(path)
+    except BackendUnavailableError:
+        log.info("c2pa-python not installed: C2PA manifest of %s not checked", path)
+        return None
     except Exception as exc:  # the c2pa library raises its own error types
         problems.append(f"C2PA manifest: cannot be read ({exc})")
         return None
