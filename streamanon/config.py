@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .temporal.config import TemporalConfig
 
 Mode = Literal["synthetic", "blur", "pixelate", "solid"]
 BASELINE_MODES = ("blur", "pixelate", "solid")
@@ -148,6 +149,7 @@ class Config:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

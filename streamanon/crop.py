@@ -24,16 +24,34 @@ def cut_faces(image: np.ndarray, tracks: Sequence[Track], config: MaskConfig, co
     h, w = image.shape[:2]
     crops = []
     for t in tracks:
-        x0, y0, x1, y1 = square_region(t.box, COVER_CROP_SCALE if (cover or t.coasting) else CROP_SCALE, w, h)
+        x0, y0, x1, y1 = region = crop_region(t, w, h, cover)
         offset = np.array([x0, y0], dtype=np.float32)
-        local_box = (t.box[0] - x0, t.box[1] - y0, t.box[2] - x0, t.box[3] - y0)
         landmarks = None if t.landmarks is None else t.landmarks - offset
-        scale = config.baseline_scale if (cover or t.coasting) else config.scale
-        if t.coasting:
-            scale += COAST_SCALE_BONUS
-        mask = face_mask((y1 - y0, x1 - x0), landmarks, local_box, scale, config.forehead, config.feather,
-                         solid_inside=cover or t.coasting)
-        crops.append(FaceCrop(track_id=t.track_id, seed=t.seed, box=(x0, y0, x1, y1),
-                              image=np.ascontiguousarray(image[y0:y1, x0:x1]), mask=mask,
+        crops.append(FaceCrop(track_id=t.track_id, seed=t.seed, box=region,
+                              image=np.ascontiguousarray(image[y0:y1, x0:x1]),
+                              mask=region_mask(t, region, config, cover),
                               landmarks=landmarks, coasting=t.coasting))
     return crops
+
+
+def crop_region(track: Track, width: int, height: int, cover: bool) -> tuple[int, int, int, int]:
+    """The integer square region of the frame cut around ``track``'s face."""
+    return square_region(track.box, COVER_CROP_SCALE if (cover or track.coasting) else CROP_SCALE, width, height)
+
+
+def region_mask(track: Track, region: tuple[int, int, int, int], config: MaskConfig, cover: bool,
+                shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The blend mask of ``track``'s face inside ``region`` (frame pixels ``(x0, y0, x1, y1)``),
+    drawn at the region's size or at ``shape`` (height, width) when given."""
+    x0, y0, x1, y1 = region
+    out_h, out_w = shape if shape is not None else (y1 - y0, x1 - x0)
+    fx, fy = out_w / (x1 - x0), out_h / (y1 - y0)
+    offset = np.array([x0, y0], dtype=np.float32)
+    factor = np.array([fx, fy], dtype=np.float32)
+    local_box = ((track.box[0] - x0) * fx, (track.box[1] - y0) * fy, (track.box[2] - x0) * fx, (track.box[3] - y0) * fy)
+    landmarks = None if track.landmarks is None else (track.landmarks - offset) * factor
+    scale = config.baseline_scale if (cover or track.coasting) else config.scale
+    if track.coasting:
+        scale += COAST_SCALE_BONUS
+    return face_mask((out_h, out_w), landmarks, local_box, scale, config.forehead, config.feather,
+                     solid_inside=cover or track.coasting)

@@ -20,17 +20,25 @@ from .generators import FaceGenerator, create_generator
 from .identity import IdentitySeeder, new_salt
 from .compose import compose
 from .stats import StreamStats
+from .temporal.stabilizer import TemporalAnalyzer, TemporalRenderer
 from .track import FaceTracker
 from .types import Detection, FrameRecord, Track, VideoFrame
 
 
 @dataclass(frozen=True, eq=False)
 class FrameAnalysis:
-    """Steps 1-2 for one frame: what the detector saw and the tracks after the update."""
+    """Steps 1-5 for one frame: what the detector saw and the tracks after the update.
+
+    ``tracks`` carry smoothed landmarks (what the face is rendered with); ``measured`` are the
+    same tracks as measured in this frame, whose masks the rendered ones never fall below.
+    """
 
     frame: VideoFrame
     detections: tuple[Detection, ...]
     tracks: tuple[Track, ...]
+    measured: tuple[Track, ...] = ()
+    cut: bool = False
+    """True when this frame starts a new shot."""
 
 
 class Anonymizer:
@@ -47,33 +55,51 @@ class Anonymizer:
         a = config.anonymizer
         self.policy = FailsafePolicy(kind=a.fallback, color=a.solid_color, timeout_ms=a.timeout_ms)
         self.covering = a.mode in BASELINE_MODES
+        self.temporal = TemporalAnalyzer(config.temporal)
+        self.steady = TemporalRenderer(config.temporal, config.mask, cover=self.covering)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
         # 1. Detect faces and their mesh, looking closely where tracked faces should be.
         with self.stats.clock("detect"):
             detections = self.detector.detect(frame.image, hints=self.tracker.expected_boxes())
-        # 2. Track them: coasting tracks keep covering faces the detector missed.
+        # 2. Notice scene cuts: tracks of the old shot take no more detections (they keep covering).
+        with self.stats.clock("temporal"):
+            cut = self.temporal.scene_cut(frame)
+        if cut:
+            self.tracker.seal()
+        # 3. Track them: coasting tracks keep covering faces the detector missed.
         with self.stats.clock("track"):
-            tracks = self.tracker.update(detections)
-        return FrameAnalysis(frame, tuple(detections), tuple(tracks))
+            measured = self.tracker.update(detections)
+        with self.stats.clock("temporal"):
+            # 4. A person coming back within the memory window gets their earlier identity.
+            measured = self.temporal.reassociate(frame, measured)
+            # 5. Smooth each track's landmarks so the alignment and mask do not jitter.
+            tracks = self.temporal.smooth_landmarks(frame, measured, cut)
+        return FrameAnalysis(frame, tuple(detections), tracks, measured=measured, cut=cut)
 
     def render(self, analysis: FrameAnalysis) -> tuple[VideoFrame, FrameRecord]:
         frame = analysis.frame
-        # 3. Cut each tracked face with its blend mask (identity seed travels with the track).
+        # 6. Cut each tracked face with its blend mask (identity seed travels with the track).
         with self.stats.clock("crop"):
             crops = cut_faces(frame.image, analysis.tracks, self.config.mask, cover=self.covering)
-        # 4. Generate new faces; anything that fails, times out or coasts gets the cover.
+        # 7. Steady the masks over time, never below what this frame's face needs covered.
+        with self.stats.clock("temporal"):
+            crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)
+        # 8. Generate new faces; anything that fails, times out or coasts gets the cover.
         with self.stats.clock("generate"):
             patches, events = generate_or_cover(self.generator, crops, self.policy)
-        # 5. Blend the patches back into the frame.
+        # 9. Blend each new face with its track's previous ones (steady face and skin tone).
+        with self.stats.clock("temporal"):
+            patches = self.steady.steady_faces(patches, crops)
+        # 10. Blend the patches back into the frame.
         with self.stats.clock("compose"):
             image = compose(frame.image, patches)
-        # 6. Optional visible "AI-modified" label.
+        # 11. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
 
             image = draw_label(image, self.config.provenance.label_text)
-        # 7. Record what happened, for provenance and the report.
+        # 12. Record what happened, for provenance and the report.
         record = FrameRecord(index=frame.index, pts=frame.pts, faces=len(patches),
                              replaced=sum(not p.fallback for p in patches), fallback=len(events),
                              mode=self.config.anonymizer.mode,

@@ -52,6 +52,8 @@ class _TrackState:
     landmarks: np.ndarray | None = None
     last_center: tuple[float, float] = (0.0, 0.0)
     last_size: tuple[float, float] = (1.0, 1.0)
+    sealed: bool = False
+    """Set at a scene cut: the track takes no more detections and coasts out (still covered)."""
 
     def box(self, growth: float) -> tuple[float, float, float, float]:
         cx, cy, w, h = (float(v) for v in self.kf.x[:4, 0])
@@ -87,6 +89,12 @@ class FaceTracker:
         """Forget every track (a scene cut or a stream restart); ids keep increasing."""
         self._tracks.clear()
 
+    def seal(self) -> None:
+        """A scene cut: current tracks take no more detections (faces of the new shot start new
+        tracks) but coast out as usual, so a face the detector misses stays covered."""
+        for t in self._tracks:
+            t.sealed = True
+
     def update(self, detections: list[Detection]) -> list[Track]:
         for t in self._tracks:
             t.kf.predict()
@@ -115,6 +123,8 @@ class FaceTracker:
             return [], list(range(len(detections)))
         cost = np.full((len(self._tracks), len(detections)), 1e6)
         for ti, t in enumerate(self._tracks):
+            if t.sealed:
+                continue
             tbox = t.box(self.config.coast_growth)
             for di, d in enumerate(detections):
                 iou = box_iou(tbox, d.box)

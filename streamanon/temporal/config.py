@@ -1,0 +1,80 @@
+"""Knobs of temporal stabilization, each with what it trades.
+
+Everything here is per stream and per track: the smoothers that read this config keep their
+state keyed by track id inside one :class:`streamanon.pipeline.Anonymizer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """Temporal consistency: steady landmarks, masks, colour and synthetic faces per track."""
+
+    enabled: bool = True
+    """Master switch. Off: every frame is processed on its own (the per-frame baseline)."""
+
+    # -- landmarks and alignment (One-Euro filter, per point, per track) ----------------
+    landmark_min_cutoff: float = 1.0
+    """Cutoff (Hz) of the landmark filter when the face is still. Lower: steadier crop and
+    mask on a still face, but more lag when it starts moving."""
+    landmark_beta: float = 4.0
+    """How fast the cutoff rises with speed (per face-size per second). Higher: less lag on
+    fast head turns, more jitter let through while moving."""
+    landmark_d_cutoff: float = 1.0
+    """Cutoff (Hz) of the speed estimate that drives the adaptive cutoff."""
+    fps_fallback: float = 30.0
+    """Frame rate assumed when frames carry no timestamps."""
+
+    # -- scene cuts ----------------------------------------------------------------------
+    cut_threshold: float = 0.45
+    """Histogram distance (Hellinger, 0..1) of consecutive downscaled frames above which a
+    cut is declared. Lower: more cuts found, more false cuts on flashes and fast pans (a
+    false cut only restarts smoothing and may start new tracks; faces stay covered)."""
+    cut_min_gap: int = 6
+    """Frames after a cut during which no other cut is declared (flash frames, fades)."""
+
+    # -- synthetic faces in the aligned face frame ----------------------------------------
+    aligned_size: int = 96
+    """Side (pixels) of the aligned face frame where outputs and masks are blended."""
+    face_weight: float = 0.65
+    """Weight of the previous (blended) face when the face is still, 0..1. Higher: less
+    flicker, more ghosting when the face moves or changes expression."""
+    face_motion_scale: float = 0.012
+    """Motion (mean landmark change in the aligned frame, as a fraction of its side, per
+    frame) at which the blend weight has fallen to a third. Lower: the weight falls sooner,
+    so fast expressions stay crisp but flicker returns sooner."""
+    warm_start: float = 0.5
+    """For flow/diffusion samplers: the time the sampler restarts from, mixing the previous
+    face with the track's fixed noise (1.0: start from noise every frame)."""
+
+    # -- masks and colour --------------------------------------------------------------
+    mask_weight: float = 0.6
+    """Weight of the previous mask (in the aligned frame) when still, 0..1. Higher: edges
+    crawl less but follow fast deformations later (never less than the per-frame face core)."""
+    colour_weight: float = 0.85
+    """Weight of the previous mean colour of a track's face. Higher: skin tone pulses less
+    but follows lighting changes more slowly."""
+
+    # -- re-association of returning people ----------------------------------------------
+    memory_seconds: float = 10.0
+    """How long a lost track's identity may be given back to a returning person (0: never).
+    Kept in memory only, as a few numbers per track (no images); forgotten after this."""
+    memory_threshold: float = 0.3
+    """Signature distance under which a new track is the returning person. Lower: fewer
+    wrong re-associations (two people sharing one synthetic face), more missed returns."""
+
+    def __post_init__(self) -> None:
+        for name in ("face_weight", "mask_weight", "colour_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"temporal.{name}: expected 0 <= value < 1, got {value}")
+        if not 0.0 < self.warm_start <= 1.0:
+            raise ValueError(f"temporal.warm_start: expected 0 < value <= 1, got {self.warm_start}")
+        for name in ("landmark_min_cutoff", "landmark_d_cutoff", "fps_fallback", "face_motion_scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"temporal.{name}: expected > 0, got {getattr(self, name)}")
+        if self.aligned_size < 16:
+            raise ValueError(f"temporal.aligned_size: expected >= 16, got {self.aligned_size}")

@@ -1,0 +1,134 @@
+"""Per-track blending of synthetic faces across frames, separate from the generator.
+
+Like a diffusers scheduler next to its UNet, the smoother knows nothing about the network and
+the network nothing about time. Two ways to use it:
+
+* Inside a generator (its latents): a generator that accepts a :class:`LatentSmoother`
+  calls, per face, ``warm_start`` before sampling (restart from the previous face mixed with
+  the track's fixed noise) and ``step`` after it (blend with the previous result), both in
+  the aligned face frame, with ``motion`` measured by :func:`aligned_motion`.
+* Around any generator (its output): :class:`FaceBlender` blends each patch with the track's
+  previous face in the track's aligned frame (:mod:`.aligned`); the pipeline does this.
+
+The blend weight falls as the face turns or changes expression (``motion``); state is per
+track, started fresh at a track's birth and dropped at scene cuts and fallback covers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..types import FaceCrop, FacePatch
+from .config import TemporalConfig
+
+
+def blend_weight(max_weight: float, motion: float, scale: float) -> float:
+    """Weight of the previous frame: ``max_weight`` when still, a third of it at ``scale``."""
+    return float(max_weight * math.exp(-math.log(3.0) * max(motion, 0.0) / scale))
+
+
+def aligned_motion(previous: np.ndarray | None, current: np.ndarray | None, size: float) -> float:
+    """Mean landmark displacement in the aligned frame, as a fraction of its side (per frame).
+
+    Head motion in the picture is removed by the alignment: what remains is turning and
+    expression, which is what makes a blended face ghost. Unknown: treated as fast (inf)."""
+    if previous is None or current is None or previous.shape != current.shape:
+        return math.inf
+    return float(np.linalg.norm(current - previous, axis=-1).mean() / size)
+
+
+@runtime_checkable
+class LatentSmoother(Protocol):
+    """What a generator may accept (``generator.generate(batch, smoother=...)`` or in its
+    constructor) to make its faces steady: one call pair per face and frame."""
+
+    def warm_start(self, track_id: int, noise: np.ndarray, motion: float) -> tuple[np.ndarray, float]:
+        """(starting latent, starting time in [0, 1]) for a flow/diffusion sampler."""
+        ...
+
+    def step(self, track_id: int, latents: np.ndarray, motion: float) -> np.ndarray:
+        """The track's latents blended with its previous ones; remembers the result."""
+        ...
+
+
+class TrackLatentSmoother:
+    """:class:`LatentSmoother` for flow samplers (``EulerFlowSampler.sample(start=, start_time=)``).
+
+    ``warm_start`` mixes the previous frame's face with the track's own noise at time ``s``:
+    ``x_s = (1 - s) * previous + s * noise``, i.e. the sampler re-noises the last face part way
+    and denoises it under the new conditions (SDEdit). The restart time rises back to 1 (pure
+    noise, a fresh face) as motion grows, so fast changes are not held back.
+    """
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.config = config
+        self._previous: dict[int, np.ndarray] = {}
+
+    def reset(self, track_ids: Sequence[int] | None = None) -> None:
+        """Forget every track (scene cut) or the given ones (births, fallback covers)."""
+        if track_ids is None:
+            self._previous.clear()
+        for tid in track_ids or ():
+            self._previous.pop(tid, None)
+
+    def keep_only(self, track_ids: Sequence[int]) -> None:
+        keep = set(track_ids)
+        self._previous = {k: v for k, v in self._previous.items() if k in keep}
+
+    def warm_start(self, track_id: int, noise: np.ndarray, motion: float) -> tuple[np.ndarray, float]:
+        previous = self._previous.get(track_id)
+        c = self.config
+        if previous is None or previous.shape != noise.shape or c.warm_start >= 1.0:
+            return noise, 1.0
+        w = blend_weight(1.0, motion, c.face_motion_scale)
+        s = 1.0 - w * (1.0 - c.warm_start)
+        return ((1.0 - s) * previous + s * noise).astype(noise.dtype), s
+
+    def step(self, track_id: int, latents: np.ndarray, motion: float) -> np.ndarray:
+        previous = self._previous.get(track_id)
+        out = latents
+        if previous is not None and previous.shape == latents.shape:
+            w = blend_weight(self.config.face_weight, motion, self.config.face_motion_scale)
+            out = (w * previous + (1.0 - w) * latents).astype(latents.dtype)
+        self._previous[track_id] = out
+        return out
+
+
+class FaceBlender:
+    """Output blending for any generator, in each track's aligned frame (see :mod:`.aligned`).
+
+    Only pixels the previous patch generated (its mask) are mixed in, never pixels a generator
+    may have copied from the input around the face."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.config = config
+        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reset(self, track_ids: Sequence[int] | None = None) -> None:
+        if track_ids is None:
+            self._previous.clear()
+        for tid in track_ids or ():
+            self._previous.pop(tid, None)
+
+    def keep_only(self, track_ids: Sequence[int]) -> None:
+        keep = set(track_ids)
+        self._previous = {k: v for k, v in self._previous.items() if k in keep}
+
+    def step(self, track_id: int, face: np.ndarray, mask: np.ndarray, motion: float) -> np.ndarray:
+        """Change to add to ``face`` (float32, aligned frame) so it follows the track's past."""
+        previous = self._previous.get(track_id)
+        delta = np.zeros_like(face, dtype=np.float32)
+        if previous is not None and previous[0].shape == face.shape:
+            w = blend_weight(self.config.face_weight, motion, self.config.face_motion_scale)
+            p_face, p_mask = previous
+            delta = (w * np.minimum(p_mask, mask))[..., None] * (p_face - face)
+        self._previous[track_id] = (face + delta, mask)
+        return delta
+
+
+def usable_patches(patches: Sequence[FacePatch], crops: Sequence[FaceCrop]) -> list[tuple[FacePatch, FaceCrop]]:
+    """Pairs worth blending: generated (not fallback) faces of live tracks."""
+    return [(p, c) for p, c in zip(patches, crops) if not p.fallback and not c.coasting]

@@ -1,0 +1,96 @@
+"""Steady blend masks and skin tone per track.
+
+* :class:`MaskSmoother` blends a track's mask with its previous ones in the track's aligned
+  frame (so a moving face does not smear its mask) with a weight that falls with motion.
+  The result is never below the per-frame mask's core (``guard``): smoothing can make an
+  edge calmer, never uncover a face the current frame's mask covers.
+* :class:`ColourSmoother` keeps the mean colour of a track's generated face on a slow
+  exponential average, so the skin tone does not pulse. ``cells`` does the same for a
+  generator's colour conditions (the grid of mean colours it matches), if it wants to.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .config import TemporalConfig
+from .latent import blend_weight
+
+
+def guard(smoothed: np.ndarray, per_frame: np.ndarray) -> np.ndarray:
+    """``smoothed``, but at least the per-frame mask's core: 1 where the per-frame mask is 1,
+    falling to 0 where it is 0.5 (the outer half of its feathered edge may be smoothed away)."""
+    core = np.clip(2.0 * per_frame - 1.0, 0.0, 1.0)
+    return np.maximum(smoothed, core).astype(np.float32)
+
+
+class MaskSmoother:
+    """Exponential average of masks in the aligned frame, per track."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.config = config
+        self._previous: dict[int, np.ndarray] = {}
+
+    def reset(self, track_ids: Sequence[int] | None = None) -> None:
+        if track_ids is None:
+            self._previous.clear()
+        for tid in track_ids or ():
+            self._previous.pop(tid, None)
+
+    def keep_only(self, track_ids: Sequence[int]) -> None:
+        keep = set(track_ids)
+        self._previous = {k: v for k, v in self._previous.items() if k in keep}
+
+    def step(self, track_id: int, aligned_mask: np.ndarray, motion: float) -> np.ndarray:
+        """Change to add to ``aligned_mask`` (aligned frame) to follow the track's past masks."""
+        previous = self._previous.get(track_id)
+        delta = np.zeros_like(aligned_mask)
+        if previous is not None and previous.shape == aligned_mask.shape:
+            w = blend_weight(self.config.mask_weight, motion, self.config.face_motion_scale)
+            delta = w * (previous - aligned_mask)
+        self._previous[track_id] = aligned_mask + delta
+        return delta
+
+
+class ColourSmoother:
+    """Slow average of each track's mean face colour (RGB)."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.weight = config.colour_weight
+        self._mean: dict[int, np.ndarray] = {}
+        self._cells: dict[int, np.ndarray] = {}
+
+    def reset(self, track_ids: Sequence[int] | None = None) -> None:
+        if track_ids is None:
+            self._mean.clear()
+            self._cells.clear()
+        for tid in track_ids or ():
+            self._mean.pop(tid, None)
+            self._cells.pop(tid, None)
+
+    def keep_only(self, track_ids: Sequence[int]) -> None:
+        keep = set(track_ids)
+        self._mean = {k: v for k, v in self._mean.items() if k in keep}
+        self._cells = {k: v for k, v in self._cells.items() if k in keep}
+
+    def step(self, track_id: int, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """RGB shift (3,) that brings the face's mean colour (under ``mask``) to the average."""
+        w = mask.astype(np.float64)
+        total = float(w.sum())
+        if total < 1.0:
+            return np.zeros(3, np.float32)
+        mean = (image.reshape(-1, 3).astype(np.float64) * w.reshape(-1, 1)).sum(0) / total
+        previous = self._mean.get(track_id)
+        smoothed = mean if previous is None else self.weight * previous + (1.0 - self.weight) * mean
+        self._mean[track_id] = smoothed
+        return (smoothed - mean).astype(np.float32)
+
+    def cells(self, track_id: int, cells: np.ndarray) -> np.ndarray:
+        """A generator's grid of mean colours (any shape), averaged over the track's frames."""
+        previous = self._cells.get(track_id)
+        out = cells if previous is None or previous.shape != cells.shape else \
+            (self.weight * previous + (1.0 - self.weight) * cells).astype(cells.dtype)
+        self._cells[track_id] = out
+        return out

@@ -1,0 +1,172 @@
+"""Give a returning person their earlier synthetic identity: ``IdentityMemory.update(...)``.
+
+Each track carries a *signature*: a few numbers describing what surrounds the face and the
+face's proportions, averaged over the track's life. No image, crop or face embedding of a
+recognizer is kept:
+
+* colour histograms (hue, saturation, value; 8 x 4 x 4 bins) of the clothing below the face
+  and of the hair above it, from 32 x 32 thumbnails that are dropped at once;
+* six ratios of the face mesh (eye width, nose length, mouth width, face width and height,
+  brow height, each over the distance between the eyes).
+
+When a track is lost (coasting, ended, or left behind at a scene cut) its identity seed and
+signature stay in memory for ``memory_seconds``. A new track whose signature at birth is
+within ``memory_threshold`` of a remembered one takes over that seed for its whole life, so
+the same synthetic face comes back; the decision is taken once, at birth, so no identity
+ever switches inside a track. Everything lives in this object (one per stream) and is gone
+when it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..types import Track
+from .config import TemporalConfig
+from .scenecut import hellinger
+
+HIST_BINS = (8, 4, 4)
+SIGNATURE_EVERY = 3
+"""Frames between signature updates of a live track (the birth frame always counts)."""
+MIN_OBSERVATIONS = 3
+"""Signature updates a track needs before it can be remembered."""
+GEOMETRY_WEIGHT = 0.5
+"""Weight of the face-ratio distance next to the clothing and hair histogram distances."""
+# Mesh points for the ratios: eye corners, nose bridge and tip, mouth corners, face sides,
+# forehead top, chin, brow middles.
+_EYE_R, _EYE_L = (33, 133), (362, 263)
+_NOSE, _MOUTH, _SIDES, _VERT, _BROWS = (168, 1), (61, 291), (234, 454), (10, 152), (105, 334)
+
+
+@dataclass
+class Signature:
+    clothing: np.ndarray
+    hair: np.ndarray
+    ratios: np.ndarray | None
+    count: int = 1
+
+    def merge(self, other: "Signature") -> None:
+        """Running mean with another observation of the same track."""
+        w = 1.0 / (self.count + 1)
+        self.clothing = (1 - w) * self.clothing + w * other.clothing
+        self.hair = (1 - w) * self.hair + w * other.hair
+        if other.ratios is not None:
+            self.ratios = other.ratios if self.ratios is None else (1 - w) * self.ratios + w * other.ratios
+        self.count += 1
+
+    def distance(self, other: "Signature") -> float:
+        d = 0.6 * hellinger(self.clothing, other.clothing) + 0.4 * hellinger(self.hair, other.hair)
+        if self.ratios is not None and other.ratios is not None:
+            geo = float(np.abs(np.log(self.ratios / other.ratios)).mean())
+            d = (d + GEOMETRY_WEIGHT * min(geo * 4.0, 1.0)) / (1.0 + GEOMETRY_WEIGHT)
+        return d
+
+
+def _histogram(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    h, w = image.shape[:2]
+    x0, y0 = int(max(0, box[0])), int(max(0, box[1]))
+    x1, y1 = int(min(w, box[2])), int(min(h, box[3]))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.full(int(np.prod(HIST_BINS)), 1.0 / np.prod(HIST_BINS), np.float32)
+    thumb = cv2.resize(image[y0:y1, x0:x1], (32, 32), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, list(HIST_BINS), [0, 180, 0, 256, 0, 256]).ravel()
+    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
+
+
+def _ratios(landmarks: np.ndarray | None) -> np.ndarray | None:
+    if landmarks is None or len(landmarks) < 468:
+        return None
+    p = landmarks.astype(np.float64)
+
+    def dist(pair: tuple[int, int]) -> float:
+        return float(np.linalg.norm(p[pair[0]] - p[pair[1]]))
+
+    eyes = float(np.linalg.norm(p[list(_EYE_R)].mean(0) - p[list(_EYE_L)].mean(0)))
+    if eyes < 2.0:
+        return None
+    brow = float(np.linalg.norm(p[list(_BROWS)].mean(0) - p[list(_EYE_R + _EYE_L)].mean(0)))
+    values = np.array([dist(_EYE_R) + dist(_EYE_L), dist(_NOSE), dist(_MOUTH), dist(_SIDES), dist(_VERT), brow])
+    return np.maximum(values / eyes, 1e-3)
+
+
+def signature(image: np.ndarray, track: Track) -> Signature:
+    """What surrounds ``track``'s face in ``image``, and its proportions."""
+    x0, y0, x1, y1 = track.box
+    fw, fh = x1 - x0, y1 - y0
+    cx = (x0 + x1) / 2
+    clothing = (cx - fw, y1 + 0.3 * fh, cx + fw, y1 + 1.5 * fh)
+    hair = (x0 - 0.2 * fw, y0 - 0.45 * fh, x1 + 0.2 * fw, y0 + 0.1 * fh)
+    return Signature(_histogram(image, clothing), _histogram(image, hair), _ratios(track.landmarks))
+
+
+@dataclass
+class _Remembered:
+    seed: int
+    signature: Signature
+    lost_at: float
+
+
+class IdentityMemory:
+    """One per stream: live signatures by track id, lost ones by seed, adopted seeds."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.window = config.memory_seconds
+        self.threshold = config.memory_threshold
+        self.fps = config.fps_fallback
+        self._live: dict[int, Signature] = {}
+        self._seeds: dict[int, int] = {}  # live track id -> seed it shows (own or adopted)
+        self._lost: dict[int, _Remembered] = {}  # track id -> remembered identity
+        self._known: set[int] = set()  # every track id seen (births are the others)
+        self._frames = 0
+        self.adoptions: list[tuple[int, int]] = []
+        """(new track id, earlier track id) for every re-association, for the report and tests."""
+
+    def update(self, image: np.ndarray, tracks: tuple[Track, ...], time: float | None) -> tuple[Track, ...]:
+        """``tracks`` with the seeds of returning people replaced by their earlier ones."""
+        now = time if time is not None else self._frames / self.fps
+        self._frames += 1
+        if self.window <= 0:
+            return tuple(tracks)
+        alive = {t.track_id for t in tracks if not t.coasting}
+        present = {t.track_id for t in tracks}
+        self._remember_lost(alive, now)
+        self._lost = {k: v for k, v in self._lost.items() if now - v.lost_at <= self.window and k not in alive}
+        out = []
+        for t in tracks:
+            if t.track_id not in self._known:
+                self._known.add(t.track_id)
+                sig = signature(image, t)
+                self._live[t.track_id] = sig
+                self._seeds[t.track_id] = self._adopt(t.track_id, sig, t.seed)
+            elif not t.coasting and self._frames % SIGNATURE_EVERY == 0:
+                self._live[t.track_id].merge(signature(image, t))
+            seed = self._seeds[t.track_id]
+            out.append(t if seed == t.seed else dataclasses.replace(t, seed=seed))
+        for tid in list(self._seeds):
+            if tid not in present:
+                self._seeds.pop(tid)
+                self._live.pop(tid, None)
+        return tuple(out)
+
+    def _remember_lost(self, alive: set[int], now: float) -> None:
+        for tid, sig in self._live.items():
+            if tid not in alive and tid not in self._lost and sig.count >= MIN_OBSERVATIONS:
+                self._lost[tid] = _Remembered(self._seeds[tid], dataclasses.replace(sig), now)
+
+    def _adopt(self, track_id: int, sig: Signature, own_seed: int) -> int:
+        shown = {self._seeds[t] for t in self._live if t in self._seeds and t not in self._lost}
+        best, best_d = None, self.threshold
+        for tid, entry in self._lost.items():
+            d = entry.signature.distance(sig)
+            if d < best_d and entry.seed not in shown:
+                best, best_d = tid, d
+        if best is None:
+            return own_seed
+        entry = self._lost.pop(best)
+        self.adoptions.append((track_id, best))
+        return entry.seed

@@ -1,0 +1,157 @@
+"""The two temporal stages the pipeline calls, one on each side of its analyze/render split.
+
+``TemporalAnalyzer`` (analysis thread): ``scene_cut(image)``, ``reassociate(frame, tracks)``,
+``smooth_landmarks(frame, tracks, cut)``. ``TemporalRenderer`` (render thread):
+``steady_masks(crops, measured, cut)`` and ``steady_faces(patches, crops)``. With
+``enabled: false`` every call hands its input back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..config import MaskConfig
+from ..crop import region_mask
+from ..types import FaceCrop, FacePatch, Track, VideoFrame
+from . import aligned
+from .config import TemporalConfig
+from .landmarks import LandmarkSmoother
+from .latent import FaceBlender, aligned_motion, usable_patches
+from .masks import ColourSmoother, MaskSmoother, guard
+from .memory import IdentityMemory
+from .scenecut import SceneCutDetector
+
+MASK_WORK = 128
+"""Side (pixels) at most at which masks are smoothed and guarded before one resize back."""
+
+
+class TemporalAnalyzer:
+    def __init__(self, config: TemporalConfig) -> None:
+        self.enabled = config.enabled
+        self.cuts = SceneCutDetector(config)
+        self.memory = IdentityMemory(config)
+        self.landmarks = LandmarkSmoother(config)
+        self.cut_frames: list[int] = []
+
+    def scene_cut(self, frame: VideoFrame) -> bool:
+        """True when ``frame`` starts a new shot."""
+        if not self.enabled:
+            return False
+        cut = self.cuts.update(frame.image)
+        if cut:
+            self.cut_frames.append(frame.index)
+        return cut
+
+    def reassociate(self, frame: VideoFrame, tracks: Sequence[Track]) -> tuple[Track, ...]:
+        """Tracks whose seed is a returning person's earlier one, where that applies."""
+        if not self.enabled:
+            return tuple(tracks)
+        return self.memory.update(frame.image, tuple(tracks), frame.time)
+
+    def smooth_landmarks(self, frame: VideoFrame, tracks: Sequence[Track], cut: bool) -> tuple[Track, ...]:
+        if not self.enabled:
+            return tuple(tracks)
+        if cut:
+            self.landmarks.reset()
+        return self.landmarks.smooth(tracks, frame.time)
+
+
+@dataclass
+class _TrackFrame:
+    """A track's aligned frame and where the current frame sits in it."""
+
+    reference: np.ndarray | None
+    matrix: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    motion: float = float("inf")
+
+
+class TemporalRenderer:
+    def __init__(self, config: TemporalConfig, mask_config: MaskConfig, cover: bool) -> None:
+        self.enabled = config.enabled
+        self.size = config.aligned_size
+        self.mask_config = mask_config
+        self.cover = cover
+        self.masks = MaskSmoother(config)
+        self.faces = FaceBlender(config)
+        self.colour = ColourSmoother(config)
+        self._frames: dict[int, _TrackFrame] = {}
+
+    def steady_masks(self, crops: Sequence[FaceCrop], measured: Sequence[Track], cut: bool) -> list[FaceCrop]:
+        """Crops whose masks follow their track's past masks, never below this frame's own."""
+        if not self.enabled:
+            return list(crops)
+        if cut:
+            self._reset()
+        alive = [c.track_id for c in crops]
+        for part in (self.masks, self.faces, self.colour):
+            part.keep_only(alive)
+        self._frames = {k: v for k, v in self._frames.items() if k in set(alive)}
+        by_id = {t.track_id: t for t in measured}
+        out = []
+        for crop in crops:
+            f = self._locate(crop)
+            out.append(dataclasses.replace(crop, mask=self._steady_mask(crop, f, by_id.get(crop.track_id))))
+        return out
+
+    def _steady_mask(self, crop: FaceCrop, f: "_TrackFrame", measured: Track | None) -> np.ndarray:
+        """Worked at no more than ``MASK_WORK`` pixels across (masks are smooth), resized once."""
+        h, w = crop.mask.shape
+        k = min(1.0, MASK_WORK / max(h, w))
+        small = (max(1, round(h * k)), max(1, round(w * k)))
+        mask = cv2.resize(crop.mask, small[::-1], interpolation=cv2.INTER_AREA) if k < 1 else crop.mask
+        m = f.matrix @ np.diag([w / small[1], h / small[0], 1.0]) if k < 1 else f.matrix
+        delta = self.masks.step(crop.track_id, aligned.warp_in(mask, m, self.size), f.motion)
+        smoothed = np.clip(mask + aligned.warp_out(delta, m, small), 0.0, 1.0)
+        per_frame = mask if measured is None else np.maximum(
+            mask, region_mask(measured, crop.box, self.mask_config, self.cover, shape=small))
+        out = guard(smoothed, per_frame)
+        return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if k < 1 else out
+
+    def steady_faces(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop]) -> list[FacePatch]:
+        """Generated faces blended with their track's previous ones (covers pass unchanged)."""
+        if not self.enabled or self.cover:
+            return list(patches)
+        keep = {id(p) for p, _ in usable_patches(patches, crops)}
+        out = []
+        for patch, crop in zip(patches, crops):
+            f = self._frames.get(crop.track_id)
+            if id(patch) not in keep or f is None:
+                self.faces.reset([crop.track_id])
+                self.colour.reset([crop.track_id])
+                out.append(patch)
+                continue
+            shape = patch.mask.shape
+            face = patch.image.astype(np.float32)
+            a_face = aligned.warp_in(face, f.matrix, self.size)
+            a_mask = aligned.warp_in(patch.mask.astype(np.float32), f.matrix, self.size)
+            face += aligned.warp_out(self.faces.step(crop.track_id, a_face, a_mask, f.motion), f.matrix, shape)
+            face += self.colour.step(crop.track_id, face, patch.mask)[None, None, :] * patch.mask[..., None]
+            image = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+            out.append(dataclasses.replace(patch, image=image))
+        return out
+
+    def _locate(self, crop: FaceCrop) -> _TrackFrame:
+        """The crop's map into its track's aligned frame, and motion since the last frame."""
+        f = self._frames.get(crop.track_id)
+        has_mesh = crop.landmarks is not None and len(crop.landmarks) > max(aligned.RIGID)
+        if f is None or (f.reference is None) == has_mesh:  # birth, or the mesh came or went
+            for part in (self.masks, self.faces, self.colour):
+                part.reset([crop.track_id])
+            ref = aligned.reference_shape(crop.landmarks, self.size) if has_mesh else None
+            f = self._frames[crop.track_id] = _TrackFrame(ref)
+        m = aligned.to_aligned(crop.landmarks if has_mesh else None, f.reference, crop.mask.shape, self.size)
+        lm = aligned.apply(m, crop.landmarks) if has_mesh else None
+        f.motion = aligned_motion(f.landmarks, lm, self.size) if has_mesh else 0.0
+        f.matrix, f.landmarks = m, lm
+        return f
+
+    def _reset(self) -> None:
+        self._frames.clear()
+        for part in (self.masks, self.faces, self.colour):
+            part.reset()
