@@ -49,11 +49,13 @@ def vfr_pts(frames: int, time_base: Fraction, fps: float) -> list[int]:
 def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 240), fps: int = 25,
               audio: bool | str = True, rotation: int = 0, vfr: bool = False, codec: str = "h264",
               image_fn: ImageFn | None = None, metadata: dict[str, str] | None = None,
-              audio_codec: str | None = None, pix_fmt: str | None = None, start: float = 0.0) -> Path:
+              audio_codec: str | None = None, pix_fmt: str | None = None, start: float = 0.0,
+              faststart: bool = False) -> Path:
     """Write a small clip and return its path. The container comes from the extension.
 
     ``image_fn(i)`` returns the RGB uint8 frame ``i`` (lets callers paint faces in);
     ``rotation`` is written as the display matrix (counter-clockwise degrees);
+    ``faststart`` puts the MP4 index first (a cut file then still opens);
     ``start`` (seconds) offsets every video timestamp (trimmed footage does not start at 0);
     ``metadata`` becomes container tags (MP4 keeps custom keys); ``audio_codec`` defaults to
     AAC (``pcm_u8`` or ``wavpack`` make an MKV whose audio MP4 cannot carry).
@@ -65,7 +67,8 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
     time_base = Fraction(1, 1000) if vfr and path.suffix == ".mkv" else Fraction(1, fps * 512)
     options = {}
     if path.suffix in (".mp4", ".mov", ".m4v"):  # custom tags; a start time finer than 1 ms
-        options = {"movflags": "use_metadata_tags", "movie_timescale": str(time_base.denominator)}
+        options = {"movflags": "use_metadata_tags" + ("+faststart" if faststart else ""),
+                   "movie_timescale": str(time_base.denominator)}
     with av.open(str(path), "w", options=options) as out:
         for key, value in (metadata or {}).items():
             out.metadata[key] = value

@@ -89,6 +89,15 @@ def test_truncated_mkv_yields_decodable_frames(tmp_path):
     assert psnr(frames[-1].image, moving_picture(frames[-1].index, (320, 240))) > 20
 
 
+def test_truncated_faststart_mp4_yields_frames_and_flags_it(tmp_path):
+    clip = make_clip(tmp_path / "cut.mp4", frames=30, audio=False, faststart=True)
+    with VideoReader(truncate(clip, 0.5)) as reader:
+        frames = list(reader.frames())
+    assert 3 <= len(frames) < 30 and reader.truncated
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert psnr(frames[-1].image, moving_picture(frames[-1].index, (320, 240))) > 20
+
+
 def test_file_cut_inside_first_frame_is_input_error(tmp_path):
     clip = make_clip(tmp_path / "tiny.mkv", frames=30, audio=False)
     cut = truncate(clip, 0.02)
