@@ -231,3 +231,13 @@ def add_subtitles(path: str | Path, lines: list[tuple[float, float, str]]) -> Pa
             packet.stream = mapping[packet.stream_index]
             out.mux(packet)
     return dst
+
+
+def make_unknown_codec_clip(path: str | Path) -> Path:
+    """An MKV whose video track names a codec no FFmpeg decoder knows (same-length CodecID)."""
+    path = Path(path)
+    clip = make_clip(path.with_name(f"{path.stem}.h264.mkv"), frames=5, audio=False)
+    data = clip.read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_STREAMANON/XX"))
+    return path

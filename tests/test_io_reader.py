@@ -5,9 +5,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from media import make_audio_only, make_clip, make_zero_frame_clip, moving_picture, psnr, read_pts, truncate
+from media import (make_audio_only, make_clip, make_unknown_codec_clip, make_zero_frame_clip, moving_picture, psnr,
+                   read_pts, truncate)
 
-from streamanon.errors import InputError
+from streamanon.errors import InputError, UnsupportedMediaError
 from streamanon.io import VideoReader, probe
 
 
@@ -51,6 +52,11 @@ def test_odd_size_h265(tmp_path):
     assert reader.info.codec == "hevc" and len(frames) == 6
     assert frames[0].image.shape == (241, 321, 3)
     assert psnr(frames[3].image, moving_picture(3, (321, 241))) > 25
+
+
+def test_unknown_video_codec_is_unsupported_media_error(tmp_path):
+    with pytest.raises(UnsupportedMediaError, match="no decoder"):
+        VideoReader(make_unknown_codec_clip(tmp_path / "unknown.mkv"))
 
 
 def test_missing_file_is_input_error(tmp_path):
