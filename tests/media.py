@@ -50,12 +50,13 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
               audio: bool | str = True, rotation: int = 0, vfr: bool = False, codec: str = "h264",
               image_fn: ImageFn | None = None, metadata: dict[str, str] | None = None,
               audio_codec: str | None = None, pix_fmt: str | None = None, start: float = 0.0,
-              faststart: bool = False) -> Path:
+              faststart: bool = False, audio_start: float = 0.0) -> Path:
     """Write a small clip and return its path. The container comes from the extension.
 
     ``image_fn(i)`` returns the RGB uint8 frame ``i`` (lets callers paint faces in);
     ``rotation`` is written as the display matrix (counter-clockwise degrees);
     ``faststart`` puts the MP4 index first (a cut file then still opens);
+    ``audio_start`` (seconds) delays the audio track;
     ``start`` (seconds) offsets every video timestamp (trimmed footage does not start at 0);
     ``metadata`` becomes container tags (MP4 keeps custom keys); ``audio_codec`` defaults to
     AAC (``pcm_u8`` or ``wavpack`` make an MKV whose audio MP4 cannot carry).
@@ -98,16 +99,18 @@ def make_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320, 
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
         if sound is not None:
-            _write_tone(out, sound, duration)
+            _write_tone(out, sound, duration, audio_start)
     return path
 
 
-def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float) -> None:
+def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float,
+                start_at: float = 0.0) -> None:
     rate = stream.codec_context.sample_rate
     layout = stream.codec_context.layout.name
     fmt = stream.codec_context.format.name
     channels = len(stream.codec_context.layout.channels)
     total = int(round(seconds * rate))
+    first = int(round(start_at * rate))
     block = 1024
     for start in range(0, total, block):
         n = min(block, total - start)
@@ -116,10 +119,10 @@ def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, secon
         planar = np.repeat(tone[None, :], channels, axis=0)
         frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
         frame.sample_rate = rate
-        frame.pts, frame.time_base = start, Fraction(1, rate)
+        frame.pts, frame.time_base = first + start, Fraction(1, rate)
         if fmt != "fltp":
             frame = av.AudioResampler(format=fmt, layout=layout, rate=rate).resample(frame)[0]
-            frame.pts, frame.time_base = start, Fraction(1, rate)
+            frame.pts, frame.time_base = first + start, Fraction(1, rate)
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
 

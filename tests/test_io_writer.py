@@ -66,12 +66,19 @@ def test_rotation_copied_to_output(tmp_path, ext):
     assert frames[0].image.shape == (240, 320, 3)  # stored unrotated, players rotate
 
 
+def _audio_start(path) -> float:
+    with av.open(str(path)) as c:
+        return min(float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.pts is not None)
+
+
 def test_audio_container_cannot_carry_is_reencoded_to_aac(tmp_path):
-    src = make_clip(tmp_path / "in.mkv", frames=25, audio_codec="pcm_u8")
+    src = make_clip(tmp_path / "in.mkv", frames=25, audio_codec="pcm_u8", audio_start=0.4)
     dst = pass_through(src, tmp_path / "out.mp4")
     with av.open(str(dst)) as c:
         assert c.streams.audio[0].codec_context.name == "aac"
     assert abs(audio_duration(dst) - audio_duration(src)) < 0.1
+    assert _audio_start(src) == pytest.approx(0.4, abs=0.001)
+    assert _audio_start(dst) == pytest.approx(0.4, abs=1024 / 48000 + 0.001)  # AAC priming only
 
 
 def test_audio_is_interleaved_not_appended(tmp_path):

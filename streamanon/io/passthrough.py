@@ -43,6 +43,7 @@ class StreamCopier:
         self._packets = self._input.demux(*[self._input.streams[i] for i in self._map]) if self._map else iter(())
         self._pending = None
         self._done = not self._map
+        self._next_sample: dict[int, int] = {}  # re-encoded stream -> pts (1/rate) of its next frame
 
     @property
     def copied(self) -> int:
@@ -113,8 +114,17 @@ class StreamCopier:
             packet.stream = out
             self._output.mux(packet)
             return
-        for frame in decode_from.decode(packet):
-            frame.pts = None  # the encoder counts samples from the first one
+        self._encode(out, decode_from, decode_from.decode(packet))
+
+    def _encode(self, out, source, frames) -> None:
+        """Re-encode decoded audio, timed from the source's first sample, then by sample count."""
+        rate = out.codec_context.sample_rate
+        for frame in frames:
+            if source.index not in self._next_sample:
+                start = frame.pts * (frame.time_base or source.time_base) if frame.pts is not None else 0
+                self._next_sample[source.index] = int(round(start * rate))
+            frame.pts, frame.time_base = self._next_sample[source.index], Fraction(1, rate)
+            self._next_sample[source.index] += frame.samples
             self._output.mux(out.encode(frame))
 
     def finish(self, until: Fraction | None = None) -> None:
@@ -122,9 +132,7 @@ class StreamCopier:
         self.advance(until)
         for out, decode_from in self._map.values():
             if decode_from is not None:
-                for frame in decode_from.decode(None):
-                    frame.pts = None
-                    self._output.mux(out.encode(frame))
+                self._encode(out, decode_from, decode_from.decode(None))
                 self._output.mux(out.encode(None))
         self.close()
 
