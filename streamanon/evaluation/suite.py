@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ConfigError, InputError, StreamanonError
+from ..errors import ConfigError, InputError, StreamanonError
 from . import privacy, report
 from .evaluate import Evaluator
 
@@ -75,7 +75,7 @@ def available_modes(settings: SuiteSettings) -> tuple[list[str], dict[str, str]]
         try:
             create_generator(AnonymizerConfig(mode=mode))
             ok.append(mode)
-        except (ConfigError, BackendUnavailableError, NotImplementedError, OSError) as exc:
+        except (StreamanonError, NotImplementedError, OSError) as exc:  # weights, backends, config
             skipped[mode] = f"{type(exc).__name__}: {exc}"
     return ok, skipped
 
