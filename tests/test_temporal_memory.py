@@ -1,0 +1,61 @@
+"""A person who leaves and comes back gets their earlier synthetic identity (seed), within
+the memory window; somebody else, or a return after the window, does not."""
+
+import numpy as np
+import pytest
+
+from streamanon.config import Config
+from streamanon.pipeline import Anonymizer
+from streamanon.types import VideoFrame
+
+
+def empty_scene(size=(640, 360)):
+    """The demo's background without the astronaut (the same gradient the demo draws on)."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([60 + 80 * xx / w, 90 + 40 * yy / h, 140 - 60 * xx / w], axis=-1).astype(np.uint8)
+
+
+def run(frames, **overrides):
+    settings = {"anonymizer.mode": "blur", "identity.salt": "s", "tracker.max_coast": 3}
+    settings.update(overrides)
+    an = Anonymizer(Config().override(settings))
+    seen = []
+    for i, image in enumerate(frames):
+        a = an.analyze(VideoFrame(image=image, index=i, pts=i, time_base=None))
+        an.render(a)
+        seen.append([(t.track_id, t.seed) for t in a.tracks if not t.coasting])
+    return seen, an
+
+
+def first_and_last(seen):
+    live = [s for s in seen if s]
+    return live[0][0], live[-1][0]
+
+
+@pytest.mark.parametrize("recolour", [False, True])
+def test_returning_person_keeps_the_identity_within_the_window(face_frames, recolour):
+    back = [f[..., ::-1].copy() if recolour else f for f in face_frames[14:20]]
+    frames = face_frames[:8] + [empty_scene()] * 6 + back
+    seen, an = run(frames)
+    (id_a, seed_a), (id_b, seed_b) = first_and_last(seen)
+    assert id_a != id_b  # the tracker lost the face: a new track ...
+    if recolour:  # ... someone in other clothes and hair colours is a new identity
+        assert seed_a != seed_b and an.temporal.memory.adoptions == []
+    else:  # ... the same person gets the same synthetic identity back
+        assert seed_a == seed_b and an.temporal.memory.adoptions == [(id_b, id_a)]
+
+
+def test_memory_window_and_switch_off(face_frames):
+    frames = face_frames[:8] + [empty_scene()] * 6 + face_frames[14:20]
+    for overrides in ({"temporal.memory_seconds": 0.0}, {"temporal.memory_seconds": 0.1},
+                      {"temporal.enabled": False}):
+        seen, _ = run(frames, **{**overrides, "temporal.fps_fallback": 30.0})
+        (_, seed_a), (_, seed_b) = first_and_last(seen)
+        assert seed_a != seed_b, overrides  # 6 frames at 30 fps is 0.2 s > 0.1 s
+
+
+def test_identity_never_switches_inside_a_track(face_frames):
+    seen, _ = run(face_frames[:20])
+    seeds = {seed for frame in seen for _, seed in frame}
+    assert len(seeds) == 1
