@@ -16,7 +16,7 @@ import sys
 from . import __version__
 from .errors import StreamanonError
 
-COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path")
+COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path", "live")
 """Subcommand modules under ``streamanon/commands``; missing ones are skipped."""
 
 
