@@ -46,9 +46,10 @@ def anonymize_file(src: str | Path, dst: str | Path, config: Config | None = Non
         raise InputError(f"output {dst} is the input file")
     with VideoReader(src) as reader:
         anonymizer = Anonymizer(config, generator=generator, rotation=reader.info.rotation)
-        runner = StagedRunner(anonymizer, config.runtime.queue_size)
+        runner = StagedRunner(anonymizer, config.runtime.queue_size, config.runtime.lookahead)
         writer = VideoWriter(dst, reader.info, config.encoder, config.provenance, config.digest(),
-                             config.anonymizer.mode, source_path=src, overwrite=overwrite)
+                             config.anonymizer.mode, source_path=src, overwrite=overwrite,
+                             config=config.to_dict())
         interrupted = False
         try:
             total = reader.info.frame_count
@@ -73,7 +74,8 @@ def anonymize_file(src: str | Path, dst: str | Path, config: Config | None = Non
     if anonymizer.stats.frames_out == 0:
         raise InputError(f"{src} has no decodable video frames")
     return build_report(anonymizer.stats, source=str(src), output=str(dst), mode=config.anonymizer.mode,
-                        config_digest=config.digest(), tracks=anonymizer.tracker.total_tracks)
+                        config_digest=config.digest(), tracks=anonymizer.tracker.total_tracks,
+                        backfilled=runner.lookahead.backfilled)
 
 
 def output_name(path: Path) -> str:

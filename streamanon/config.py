@@ -31,11 +31,14 @@ class DetectorConfig:
     """Short-range model on the whole frame (faces within about 2 m, large in frame)."""
     full_range: bool = True
     """Full-range model, on tiles of ``tile_size`` so that small distant faces are found."""
-    tile_size: int = 640
-    """Side of the square tiles the full-range model runs on; 0 runs it on the whole frame only."""
-    tile_every: int = 2
-    """Scan the tiles every this many frames (new small faces); tracked faces are searched
-    around their predicted box on every frame, so they are not lost in between. 0: never."""
+    tile_size: int = 384
+    """Side of the square tiles the full-range model also runs on, so that faces of about
+    20 px are found; 0 runs it on the whole frame only."""
+    tiles_per_frame: int = 3
+    """Tiles scanned per frame, round robin (bounded cost). A face found on a later visit is
+    covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile
+    cycle (tiles / tiles_per_frame; 10 frames at 1080p) shorter than the lookahead.
+    Tracked faces are searched around their predicted box every frame."""
     nms_iou: float = 0.3
     """Overlap above which two detections of the different models are the same face."""
     mesh: bool = True
@@ -134,6 +137,9 @@ class ProvenanceConfig:
 class RuntimeConfig:
     """Threads and queues of the staged runner."""
 
+    lookahead: int = 12
+    """Frames held back so a face first detected late is covered in the frames before
+    (files; live streams trade this against latency). 0 turns back-filling off."""
     queue_size: int = 8
     threads: int = 0
     """Threads for numerical libraries (0: leave their defaults)."""

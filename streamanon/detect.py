@@ -56,6 +56,7 @@ class FaceDetector:
             static_image_mode=True, max_num_faces=1, refine_landmarks=True,
             min_detection_confidence=0.3) if config.mesh else None
         self._frames = 0
+        self._tile_cursor = 0
 
     def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
         """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
@@ -80,18 +81,30 @@ class FaceDetector:
         h, w = image.shape[:2]
         found: list[_Raw] = []
         if self._short is not None:
-            found += _run_detector(self._short, image, 0, 0)
+            found += _run_detector(self._short, image, 0, 0, self.config.min_score)
             for hint in hints:
                 x0, y0, x1, y1 = square_region(hint, HINT_SCALE, w, h)
                 if min(x1 - x0, y1 - y0) >= 16:
-                    found += _run_detector(self._short, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0)
+                    found += _run_detector(self._short, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
+                                        self.config.min_score)
         if self._full is not None:
-            found += _run_detector(self._full, image, 0, 0)
-            scan_tiles = self.config.tile_every > 0 and self._frames % self.config.tile_every == 0
-            for x0, y0, x1, y1 in _tiles(w, h, self.config.tile_size) if scan_tiles else ():
-                found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0)
+            found += _run_detector(self._full, image, 0, 0, self.config.min_score)
+            tiles = _tiles(w, h, self.config.tile_size)
+            for x0, y0, x1, y1 in self._next_tiles(tiles):
+                found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
+                                       self.config.min_score)
         self._frames += 1
         return _merge(found, self.config.nms_iou)
+
+    def _next_tiles(self, tiles: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+        """The next ``tiles_per_frame`` tiles, round robin: every tile is visited once every
+        ``ceil(len(tiles) / tiles_per_frame)`` frames (the lookahead back-fills in between)."""
+        n = min(self.config.tiles_per_frame, len(tiles))
+        if n <= 0:
+            return []
+        start = self._tile_cursor % len(tiles)
+        self._tile_cursor += n
+        return [tiles[(start + i) % len(tiles)] for i in range(n)]
 
     def _rotate_box(self, box: Box, stored_shape: tuple[int, ...]) -> Box:
         """A stored-image box in upright coordinates (inverse of :meth:`_unrotate`)."""
@@ -137,11 +150,13 @@ class FaceDetector:
         return Detection(box=box, score=d.score, keypoints=back(d.keypoints), landmarks=back(d.landmarks))
 
 
-def _run_detector(graph, image: np.ndarray, ox: int, oy: int) -> list[_Raw]:
+def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float) -> list[_Raw]:
     h, w = image.shape[:2]
     result = graph.process(image)
     out: list[_Raw] = []
     for det in result.detections or ():
+        if det.score[0] < min_score:  # the full-range graph ignores min_detection_confidence
+            continue
         rb = det.location_data.relative_bounding_box
         x0 = max(0.0, rb.xmin * w) + ox
         y0 = max(0.0, rb.ymin * h) + oy
@@ -159,7 +174,7 @@ def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:
     """Overlapping square tiles of side ``size`` covering the frame (none if it fits in one)."""
     if size <= 0 or (w <= size and h <= size):
         return []
-    step = int(size * 0.75)
+    step = int(size * 0.8)
     xs = list(range(0, max(1, w - size), step)) + [max(0, w - size)]
     ys = list(range(0, max(1, h - size), step)) + [max(0, h - size)]
     return [(x, y, min(w, x + size), min(h, y + size)) for y in sorted(set(ys)) for x in sorted(set(xs))]

@@ -11,7 +11,7 @@ from .stats import StreamStats
 
 
 def build_report(stats: StreamStats, *, source: str, output: str, mode: str, config_digest: str,
-                 tracks: int, interrupted: bool = False) -> dict[str, Any]:
+                 tracks: int, backfilled: int = 0, interrupted: bool = False) -> dict[str, Any]:
     wall = stats.elapsed()
     frames = stats.frames_out
     return {
@@ -26,6 +26,7 @@ def build_report(stats: StreamStats, *, source: str, output: str, mode: str, con
         "faces_total": int(sum(stats.faces_per_frame)),
         "faces_per_frame": list(stats.faces_per_frame),
         "tracks": tracks,
+        "backfilled_covers": backfilled,
         "fallback_total": int(sum(stats.fallback_events.values())),
         "fallback_events": dict(sorted(stats.fallback_events.items())),
         "stage_seconds": {k: round(v, 4) for k, v in sorted(stats.stage_seconds.items())},

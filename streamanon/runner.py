@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from .lookahead import Lookahead
 from .pipeline import Anonymizer
 from .types import FrameRecord, VideoFrame
 
@@ -27,9 +28,10 @@ class _Failure:
 class StagedRunner:
     """Runs frames through an :class:`Anonymizer` on three worker threads."""
 
-    def __init__(self, anonymizer: Anonymizer, queue_size: int = 8) -> None:
+    def __init__(self, anonymizer: Anonymizer, queue_size: int = 8, lookahead: int = 0) -> None:
         self.anonymizer = anonymizer
         self.queue_size = max(1, queue_size)
+        self.lookahead = Lookahead(lookahead)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -54,7 +56,7 @@ class StagedRunner:
             threading.Thread(target=self._guard(decode, decoded), name="streamanon-decode", daemon=True),
             threading.Thread(target=self._guard(self._map(decoded, analyzed, self.anonymizer.analyze), analyzed),
                              name="streamanon-analyze", daemon=True),
-            threading.Thread(target=self._guard(self._map(analyzed, rendered, self.anonymizer.render), rendered),
+            threading.Thread(target=self._guard(self._render_loop(analyzed, rendered), rendered),
                              name="streamanon-render", daemon=True),
         ]
         for t in threads:
@@ -86,6 +88,25 @@ class StagedRunner:
                     self._put(dst, item)
                     return
                 if not self._put(dst, fn(item)):
+                    return
+        return loop
+
+    def _render_loop(self, src: queue.Queue, dst: queue.Queue) -> Callable[[], None]:
+        """Render analyses as they leave the lookahead window (back-filled covers included)."""
+        def loop() -> None:
+            while True:
+                item = self._get(src)
+                if item is None:
+                    return
+                if item is _END or isinstance(item, _Failure):
+                    ready = self.lookahead.flush() if item is _END else []
+                else:
+                    ready = self.lookahead.push(item)
+                for analysis in ready:
+                    if not self._put(dst, self.anonymizer.render(analysis)):
+                        return
+                if item is _END or isinstance(item, _Failure):
+                    self._put(dst, item)
                     return
         return loop
 

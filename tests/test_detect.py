@@ -45,7 +45,7 @@ def test_small_distant_face_found_with_tiles(astronaut):
     face = cv2.resize(astronaut[40:200, 140:300], (40, 40), interpolation=cv2.INTER_AREA)
     frame = np.full((720, 1280, 3), 120, np.uint8)
     frame[500:540, 1000:1040] = face
-    tiled = FaceDetector(DetectorConfig(tile_size=320, tile_every=1, mesh=False)).detect(frame)
+    tiled = FaceDetector(DetectorConfig(tile_size=320, tiles_per_frame=100, mesh=False)).detect(frame)
     assert any(_inside((1020, 520), d.box, margin=10) for d in tiled)
 
 

@@ -129,3 +129,26 @@ def test_streams_in_one_process_keep_their_own_state(face_frames):
     tb = b.analyze(frames_of(face_frames[3:4])[0]).tracks[0]
     assert ta.track_id == tb.track_id == 0
     assert ta.seed != tb.seed
+
+
+def test_lookahead_backfills_frames_before_a_late_detection(face_frames):
+    """The detector is blind for frames 0-3: with lookahead those frames leave covered."""
+    from streamanon.runner import StagedRunner
+
+    an = Anonymizer(Config().override({"anonymizer.mode": "solid", "anonymizer.fallback": "solid"}))
+    real_detect = an.detector.detect
+    calls = []
+
+    def late(image, hints=()):
+        calls.append(1)
+        return [] if len(calls) <= 4 else real_detect(image, hints)
+    an.detector.detect = late
+    frames = frames_of(face_frames[10:22])
+    out = list(StagedRunner(an, queue_size=2, lookahead=6).run(frames))
+    assert [f.index for f, _ in out] == list(range(12))
+    for (frame, record), original in zip(out[:4], frames[:4]):
+        assert record.faces == 1 and record.fallback_reasons == ("coasting",)
+        box = real_detect(original.image)[0].box
+        x0, y0, x1, y1 = (int(v) for v in box)
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        assert frame.image[cy - 8:cy + 8, cx - 8:cx + 8].max() == 0

@@ -64,24 +64,33 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(args: argparse.Namespace, name: str):
-    from tqdm import tqdm
+class _ProgressBar:
+    """A tqdm bar on stderr, created at the first frame (so errors print alone)."""
 
-    bar = tqdm(desc=name, unit="frame", disable=args.quiet, file=sys.stderr, leave=False, dynamic_ncols=True)
+    def __init__(self, name: str, quiet: bool) -> None:
+        self.name, self.quiet, self.bar = name, quiet, None
 
-    def update(done: int, total: int | None) -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-    return bar, update
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.name, unit="frame", total=total, file=sys.stderr, leave=False,
+                            dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _run_file(src: Path, dst: Path, config, args: argparse.Namespace) -> dict:
     from ..api import anonymize_file
 
-    bar, update = _progress_bar(args, src.name)
+    bar = _ProgressBar(src.name, args.quiet)
     try:
-        report = anonymize_file(src, dst, config, overwrite=args.overwrite, progress=update)
+        report = anonymize_file(src, dst, config, overwrite=args.overwrite, progress=bar)
     finally:
         bar.close()
     if not args.quiet:

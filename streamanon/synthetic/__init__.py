@@ -1,11 +1,27 @@
-"""Synthetic face generator (diffusion). Not trained yet: asking for it fails clearly."""
+"""Synthetic faces: a few-step conditional flow model trained by the project (see MODEL_CARD.md).
+
+``create_synthetic_generator(config)`` loads the packaged weights (hash-checked), picks the
+backend (``torch``, ``onnx`` or ``tensorrt``) and returns a
+:class:`~streamanon.generators.base.FaceGenerator`. Extra knobs live in
+:class:`~streamanon.synthetic.generator.SyntheticConfig`.
+"""
 
 from __future__ import annotations
 
 from ..config import AnonymizerConfig
-from ..errors import ConfigError
+from .generator import SyntheticConfig, SyntheticFaceGenerator
+
+__all__ = ["SyntheticConfig", "SyntheticFaceGenerator", "create_synthetic_generator"]
 
 
-def create_synthetic_generator(config: AnonymizerConfig):
-    raise ConfigError("mode 'synthetic' is not available yet: the face generator has not shipped; "
-                      "use --mode blur, pixelate or solid")
+def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticConfig | None = None):
+    """The synthetic generator for ``config`` (mode, degree, backend, device, fallback)."""
+    from .backends import create_backend
+    from .weights import load_weights
+
+    synthetic = synthetic or SyntheticConfig()
+    weights = load_weights(synthetic.weights)
+    backend = create_backend(config.backend, weights, device=config.device, precision=synthetic.precision,
+                             engine_dir=synthetic.engine_dir, max_batch=synthetic.max_batch)
+    return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
+                                  fallback=config.fallback)

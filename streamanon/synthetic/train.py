@@ -188,7 +188,7 @@ def train(cfg: RunConfig) -> Path:
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % tc.log_every == 0:
             rec = {"step": step, "loss": float(np.mean(losses)), "sec_per_step": time.time() - t_start,
                    "lr": opt.param_groups[0]["lr"], "time": time.time()}
@@ -207,3 +207,26 @@ def train(cfg: RunConfig) -> Path:
             break
     logf.close()
     return out
+
+
+def package(cfg: RunConfig, dest: Path, info: dict | None = None) -> str:
+    """Write the run's EMA weights and the shape model as shipped weights; returns the SHA-256."""
+    import torch
+
+    from .degree import ShapeModel
+    from .weights import save_weights
+
+    faces, _ = prepare(cfg)
+    train_idx, _ = faces.split(cfg.data.holdout)
+    state = torch.load(Path(cfg.train.out) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    shape_path = Path(cfg.data.cache) / f"shape_model_{cfg.model.resolution}.npz"
+    if shape_path.exists():
+        shape = ShapeModel.from_tensors(dict(np.load(shape_path)))
+    else:
+        shape = ShapeModel.fit(faces.landmarks[train_idx], faces.template)
+        np.savez(shape_path, **shape.tensors())
+    meta = {"training": {"data": "UTKFace crop_part1 (non-commercial research licence)",
+                         "faces": int(len(train_idx)), "holdout": int(cfg.data.holdout), "step": int(state["step"]),
+                         "batch_size": cfg.train.batch_size, "config": cfg.train.out}}
+    meta.update(info or {})
+    return save_weights(dest, cfg.model, state["ema"], shape, meta)

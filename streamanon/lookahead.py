@@ -1,0 +1,62 @@
+"""Back-fill covers: a face first detected at frame t was probably already there at t-1...
+
+``Lookahead(frames).push(analysis) -> list[FrameAnalysis]`` holds the last ``frames``
+analyses. When a track is born, its box (grown a little per step back) is added as a
+coasting track to the held frames, so those frames leave covered too. Coasting tracks get
+the fail-closed cover. Frames keep their order and timestamps; the delay is ``frames``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+from .geometry import box_center_size, box_from_center
+from .pipeline import FrameAnalysis
+from .types import Track
+
+BACKFILL_GROWTH = 0.1
+"""Box growth per frame stepped back: the face may have moved before it was seen."""
+
+
+class Lookahead:
+    def __init__(self, frames: int) -> None:
+        self.frames = max(0, frames)
+        self._held: deque[FrameAnalysis] = deque()
+        self.backfilled = 0
+        """Faces covered in held frames before their track was born."""
+
+    def push(self, analysis: FrameAnalysis) -> list[FrameAnalysis]:
+        """Hold ``analysis``; return the analyses that leave the window, oldest first."""
+        births = [t for t in analysis.tracks if t.age == 1]
+        for t in births:
+            self._backfill(t)
+        self._held.append(analysis)
+        out = []
+        while len(self._held) > self.frames:
+            out.append(self._held.popleft())
+        return out
+
+    def flush(self) -> list[FrameAnalysis]:
+        out = list(self._held)
+        self._held.clear()
+        return out
+
+    def _backfill(self, born: Track) -> None:
+        cx, cy, w, h = box_center_size(born.box)
+        for steps, held in enumerate(reversed(self._held), start=1):
+            grow = 1.0 + BACKFILL_GROWTH * steps
+            box = box_from_center(cx, cy, w * grow, h * grow)
+            if any(_overlaps(box, t.box) for t in held.tracks):
+                break  # that face was already covered there (e.g. a re-born track)
+            ghost = Track(track_id=born.track_id, box=box, seed=born.seed, age=0, misses=steps,
+                          landmarks=None, keypoints=None, score=0.0)
+            idx = self._held.index(held)
+            self._held[idx] = replace(held, tracks=held.tracks + (ghost,))
+            self.backfilled += 1
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy > 0.3 * min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))

@@ -1,0 +1,51 @@
+"""ONNX Runtime backend (CUDA execution provider where present, else CPU).
+
+The ONNX file is exported from the weights once (``streamanon export --format onnx``) into
+``engines/`` under a name carrying the weights hash; when it is missing it is exported on
+first use (needs torch), and a file whose recorded hash differs is refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import BackendUnavailableError, GeneratorError
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def __init__(self, weights, device: str = "cpu", engine_dir: str = "engines", threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailableError("onnx", "onnx", str(exc)) from None
+        from ..export import export_onnx, onnx_path_for, read_onnx_hash
+
+        path = onnx_path_for(weights, engine_dir)
+        if not path.exists():
+            export_onnx(weights, path)
+        recorded = read_onnx_hash(path)
+        if recorded != weights.sha256:
+            raise GeneratorError(f"ONNX model {path} was exported from other weights: expected "
+                                 f"{weights.sha256[:16]}, got {str(recorded)[:16]}")
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise BackendUnavailableError("onnx", "onnx", "device cuda asked for but onnxruntime has no "
+                                              "CUDAExecutionProvider (install onnxruntime-gpu)")
+            providers.insert(0, "CUDAExecutionProvider")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        n = threads or int(os.environ.get("STREAMANON_THREADS", "0") or 0)
+        if n:
+            opts.intra_op_num_threads = n
+        self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        self.path = path
+
+    def velocity(self, x: np.ndarray, t: np.ndarray, cond: np.ndarray) -> np.ndarray:
+        feed = {"x": np.ascontiguousarray(x, np.float32), "t": np.ascontiguousarray(t, np.float32),
+                "cond": np.ascontiguousarray(cond, np.float32)}
+        return self.session.run(["v"], feed)[0]

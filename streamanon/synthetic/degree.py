@@ -1,0 +1,140 @@
+"""Anonymization degree: move face *shape* away from the original, keep pose and expression.
+
+A linear shape model of the 478-point mesh, fitted on the training faces:
+
+    shape = mean + F(pose, expression) + identity + residual
+
+``F`` is a linear regression of the Procrustes-normalised mesh on pose and expression
+features (nose offset for yaw and pitch, mouth, eye and brow openings); ``identity`` lives in
+the top principal components of what the regression leaves. With degree ``alpha``:
+
+    shape' = shape - alpha * identity + min(alpha, 1) * seed_scale * random_identity(seed)
+
+so ``alpha = 0`` keeps the geometry, ``alpha = 1`` reaches the population mean identity
+(plus a seeded random one), ``alpha = 2`` goes as far past the mean as the original was
+before it. Iris points are re-placed in each eye's frame afterwards, so gaze is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import align
+from . import mesh_topology as topo
+
+_EYES = ((33, 133, topo.RIGHT_IRIS, 468), (362, 263, topo.LEFT_IRIS, 473))
+
+
+def pose_expression_features(unit: np.ndarray) -> np.ndarray:
+    """(F,) features of a normalised mesh (unit canonical frame): pose proxies and openness."""
+    oval = unit[list(topo.OVAL_LOOP)]
+    width = oval[:, 0].max() - oval[:, 0].min()
+    cx = (oval[:, 0].max() + oval[:, 0].min()) / 2
+    nose = unit[1]
+    eye_mid = (unit[33] + unit[263]) / 2
+    mouth_mid = (unit[13] + unit[14]) / 2
+    yaw = (nose[0] - cx) / width
+    asym = (abs(unit[454, 0] - nose[0]) - abs(unit[234, 0] - nose[0])) / width
+    pitch = (nose[1] - eye_mid[1]) / max(1e-6, mouth_mid[1] - eye_mid[1])
+    d = lambda a, b: float(np.linalg.norm(unit[a] - unit[b]))  # noqa: E731
+    mouth_open = d(13, 14) / width
+    mouth_wide = d(61, 291) / width
+    smile = ((unit[61, 1] + unit[291, 1]) / 2 - mouth_mid[1]) / width
+    eye_r = d(159, 145) / max(1e-6, d(33, 133))
+    eye_l = d(386, 374) / max(1e-6, d(362, 263))
+    brow_r = d(105, 159) / width
+    brow_l = d(334, 386) / width
+    return np.array([yaw, asym, pitch, yaw * yaw, yaw * pitch, pitch * pitch, mouth_open, mouth_wide,
+                     smile, eye_r, eye_l, brow_r, brow_l], np.float64)
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean eyelid gap over eye width of both eyes (scale free)."""
+    lm = np.asarray(landmarks)[:, :2]
+    r = np.linalg.norm(lm[159] - lm[145]) / max(1e-6, np.linalg.norm(lm[33] - lm[133]))
+    l_ = np.linalg.norm(lm[386] - lm[374]) / max(1e-6, np.linalg.norm(lm[362] - lm[263]))
+    return float((r + l_) / 2)
+
+
+def mouth_openness(landmarks: np.ndarray) -> float:
+    """Inner lip gap over mouth width (scale free)."""
+    lm = np.asarray(landmarks)[:, :2]
+    return float(np.linalg.norm(lm[13] - lm[14]) / max(1e-6, np.linalg.norm(lm[61] - lm[291])))
+
+
+@dataclass(frozen=True)
+class ShapeModel:
+    template: np.ndarray      # (478, 2) unit canonical template
+    mean: np.ndarray          # (956,)
+    feature_mean: np.ndarray  # (F,)
+    nuisance: np.ndarray      # (F, 956): shape change per unit of each feature
+    basis: np.ndarray         # (K, 956) orthonormal identity directions
+    sigma: np.ndarray         # (K,) identity standard deviations
+
+    @classmethod
+    def fit(cls, landmarks: np.ndarray, template: np.ndarray, components: int = 24) -> "ShapeModel":
+        """Fit on (N, 478, 2) canonical-frame meshes of training faces."""
+        units = np.stack([normalise(lm, template) for lm in landmarks]).reshape(len(landmarks), -1)
+        feats = np.stack([pose_expression_features(u.reshape(-1, 2)) for u in units])
+        mean, fmean = units.mean(0), feats.mean(0)
+        d, f = units - mean, feats - fmean
+        nuisance, *_ = np.linalg.lstsq(f, d, rcond=None)
+        resid = d - f @ nuisance
+        _, s, vt = np.linalg.svd(resid, full_matrices=False)
+        sigma = s[:components] / np.sqrt(len(resid))
+        return cls(template.astype(np.float32), mean.astype(np.float32), fmean.astype(np.float32),
+                   nuisance.astype(np.float32), vt[:components].astype(np.float32), sigma.astype(np.float32))
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {f"shape.{k}": np.ascontiguousarray(getattr(self, k)) for k in
+                ("template", "mean", "feature_mean", "nuisance", "basis", "sigma")}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, np.ndarray]) -> "ShapeModel":
+        return cls(*(np.asarray(tensors[f"shape.{k}"], np.float32) for k in
+                     ("template", "mean", "feature_mean", "nuisance", "basis", "sigma")))
+
+    def identity_coefficients(self, unit: np.ndarray) -> np.ndarray:
+        """(K,) identity coordinates of a normalised mesh, pose and expression removed first."""
+        f = pose_expression_features(unit) - self.feature_mean
+        d = unit.reshape(-1) - self.mean - f @ self.nuisance
+        return self.basis @ d
+
+    def anonymize(self, landmarks: np.ndarray, alpha: float, seed: int, seed_scale: float = 0.5) -> np.ndarray:
+        """Canonical-frame mesh with identity shape moved by degree ``alpha`` (see module doc)."""
+        if alpha == 0.0 and seed_scale == 0.0:
+            return landmarks.astype(np.float32)
+        lm = landmarks[:, :2].astype(np.float64)
+        m = align.umeyama(lm, self.template)
+        unit = align.apply(m, lm).astype(np.float64)
+        c = self.identity_coefficients(unit)
+        rng = np.random.Generator(np.random.PCG64((int(seed) ^ 0x5EED5) & 0xFFFFFFFFFFFFFFFF))
+        target = -alpha * c + min(alpha, 1.0) * seed_scale * self.sigma * rng.standard_normal(len(c))
+        moved = unit + (target @ self.basis).reshape(-1, 2)
+        moved = _keep_gaze(unit, moved)
+        return align.apply(align.invert(m), moved.astype(np.float32))
+
+
+def normalise(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Similarity-align a mesh onto the unit template (removes in-plane pose and scale)."""
+    return align.apply(align.umeyama(landmarks[:, :2], template), landmarks[:, :2])
+
+
+def _keep_gaze(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Put each iris back where it was relative to its eye corners (gaze unchanged)."""
+    out = after.copy()
+    for a, b, ring, centre in _EYES:
+        idx = [centre, *ring]
+        src = _eye_frame(before[a], before[b])
+        dst = _eye_frame(after[a], after[b])
+        local = (before[idx] - src[0]) @ np.linalg.inv(src[1])
+        out[idx] = local @ dst[1] + dst[0]
+    return out
+
+
+def _eye_frame(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = q - p
+    y = np.array([-x[1], x[0]])
+    return (p + q) / 2, np.stack([x, y])

@@ -1,0 +1,163 @@
+"""The synthetic face generator: align, condition, denoise, warp back, colour-match.
+
+``generate(batch)`` = ``finish(prepare(batch), denoise(prepare(batch)))``. ``denoise`` returns
+faces in the aligned canonical frame, so a temporal smoother can sit between the sampler and
+the warp back (e.g. blend a track's previous output and restart from an intermediate time).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import GeneratorError
+from ..generators.baseline import fallback_patch
+from ..types import FaceCrop, FacePatch
+from . import align
+from .conditions import assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
+from .sampler import EulerFlowSampler, identity_noise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Knobs of the synthetic mode beyond :class:`~streamanon.config.AnonymizerConfig`."""
+
+    steps: int = 2
+    """Euler steps of the flow sampler (1, 2 or 4)."""
+    weights: str | None = None
+    """Path to a .safetensors file (its .json sidecar beside it); None: the packaged model."""
+    seed_scale: float = 0.5
+    """Size of the seeded random identity shape added at degree >= 1 (0: mean shape only)."""
+    mask_scale: float = 1.15
+    """Inpainting region relative to the face oval (the model was trained with 1.05-1.3)."""
+    colour_match: bool = True
+    """Pull the generated face's low-frequency colour onto the original's (skin tone, light)."""
+    engine_dir: str = "engines"
+    """Where ONNX exports and TensorRT engines are cached."""
+    precision: str = "auto"
+    """auto (fp16 on CUDA, fp32 on CPU), fp16 or fp32."""
+    max_batch: int = 16
+    """Largest batch of faces per network call (TensorRT profile maximum)."""
+
+
+@dataclass(eq=False)
+class PreparedBatch:
+    """Everything ``denoise`` and ``finish`` need; ``index`` maps rows to crops."""
+
+    crops: Sequence[FaceCrop]
+    index: list[int] = field(default_factory=list)
+    matrices: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)        # hard canonical inpainting masks
+    cells: list[np.ndarray] = field(default_factory=list)        # original low-frequency colour
+    cond: np.ndarray | None = None                                # (B, 13, R, R) network conditions
+    noise: np.ndarray | None = None                               # (B, 3, R, R) identity noise
+    skipped: dict[int, str] = field(default_factory=dict)        # crop index -> reason
+
+
+class SyntheticFaceGenerator:
+    name = "synthetic"
+
+    def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
+                 fallback: str = "solid") -> None:
+        self.weights, self.backend, self.degree, self.config = weights, backend, float(degree), config
+        self.res = weights.model.resolution
+        self.grid = weights.model.grid
+        self.sampler = EulerFlowSampler(config.steps)
+        self.fallback = fallback
+
+    # 1. Alignment and conditions -------------------------------------------------------------
+    def prepare(self, batch: Sequence[FaceCrop]) -> PreparedBatch:
+        p = PreparedBatch(crops=batch)
+        conds, seeds = [], []
+        for i, crop in enumerate(batch):
+            if crop.landmarks is None or len(crop.landmarks) != 478:
+                p.skipped[i] = "no 478-point face mesh"
+                continue
+            try:
+                cond, m, mask, cells = self._conditions(crop)
+            except GeneratorError as exc:
+                p.skipped[i] = str(exc)
+                continue
+            p.index.append(i)
+            p.matrices.append(m)
+            p.masks.append(mask)
+            p.cells.append(cells)
+            conds.append(cond)
+            seeds.append(crop.seed)
+        if conds:
+            p.cond = np.stack(conds)
+            p.noise = identity_noise(seeds, self.res)
+        return p
+
+    def _conditions(self, crop: FaceCrop):
+        r = self.res
+        lm_crop = crop.landmarks[:, :2].astype(np.float32)
+        m = align.estimate(lm_crop, self.weights.shape.template, r)
+        if not np.all(np.isfinite(m)):
+            raise GeneratorError("alignment failed")
+        lm = align.apply(m, lm_crop)
+        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale)
+        # The region to invent: original face, moved face and the pipeline's own mask, together.
+        mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
+        pipeline_mask = align.warp_to_canonical((crop.mask > 0.02).astype(np.float32), m, r)
+        mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32))
+        # Privacy: blank the face in *crop* pixels before any resampling, so interpolation at the
+        # mask edge cannot carry inner-face pixels into the surroundings channels.
+        crop_mask = align.warp_to_crop(mask, m, crop.image.shape[:2])
+        crop_mask = cv2.dilate((crop_mask > 0.0).astype(np.uint8), np.ones((5, 5), np.uint8))
+        blanked = masked_surroundings(crop.image, crop_mask.astype(np.float32))
+        surroundings = masked_surroundings(align.warp_to_canonical(blanked, m, r), mask)
+        # Low-frequency colour: the only use of inner-face pixels, reduced to grid x grid cells.
+        # (Anti-aliased first, so fine texture cannot alias into the cells as moire.)
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        smooth = cv2.GaussianBlur(crop.image, (0, 0), max(0.8, 0.8 / scale))
+        cells = lowfreq_cells(align.warp_to_canonical(smooth, m, r), mask, self.grid)
+        return assemble(mesh_maps(new_lm, r), cells, surroundings, mask), m, mask, cells
+
+    # 2. Denoising in the aligned frame -------------------------------------------------------
+    def denoise(self, prepared: PreparedBatch, start: np.ndarray | None = None,
+                start_time: float = 1.0) -> np.ndarray:
+        """Aligned faces (B, 3, R, R) in [-1, 1]; batched over all faces of the frame."""
+        if prepared.cond is None:
+            return np.zeros((0, 3, self.res, self.res), np.float32)
+        mb = self.config.max_batch
+        outs = []
+        for s in range(0, len(prepared.cond), mb):
+            init = None if start is None else start[s:s + mb]
+            outs.append(self.sampler.sample(self.backend.velocity, prepared.noise[s:s + mb],
+                                            prepared.cond[s:s + mb], init, start_time))
+        return np.concatenate(outs)
+
+    # 3. Colour match and warp back -------------------------------------------------------------
+    def finish(self, prepared: PreparedBatch, aligned: np.ndarray) -> list[FacePatch]:
+        patches: dict[int, FacePatch] = {}
+        for row, i in enumerate(prepared.index):
+            crop = prepared.crops[i]
+            face = ((aligned[row].transpose(1, 2, 0) + 1.0) * 127.5).clip(0, 255).astype(np.float32)
+            mask = prepared.masks[row]
+            if self.config.colour_match:
+                diff = prepared.cells[row] - lowfreq_cells(face, mask, self.grid)
+                face = face + upsample_cells(diff, self.res) * mask[..., None]
+            face = face.clip(0, 255).astype(np.uint8)
+            h, w = crop.image.shape[:2]
+            m = prepared.matrices[row]
+            image = align.warp_to_crop(face, m, (h, w))
+            feather = max(1.0, 0.02 * self.res)
+            soft = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(feather))),
+                                    (0, 0), feather)
+            blend = np.maximum(align.warp_to_crop(soft, m, (h, w)), crop.mask).astype(np.float32)
+            patches[i] = FacePatch(crop.track_id, crop.box, image, np.clip(blend, 0, 1))
+        for i, reason in prepared.skipped.items():
+            log.debug("face %d covered: %s", i, reason)
+            patches[i] = fallback_patch(prepared.crops[i], self.fallback)
+        return [patches[i] for i in range(len(prepared.crops))]
+
+    def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
+        prepared = self.prepare(batch)
+        return self.finish(prepared, self.denoise(prepared))
