@@ -99,17 +99,21 @@ def _run_file(src: Path, dst: Path, config, args: argparse.Namespace) -> dict:
 
 
 def _run_tree(src: Path, dst: Path, config, args: argparse.Namespace) -> list[dict]:
-    from ..api import anonymize_file, find_videos, output_name
-    from ..errors import InputError
+    from ..api import anonymize_tree
 
-    videos = find_videos(src)
-    if not videos:
-        raise InputError(f"no video files found under {src}")
-    reports = []
-    for video in videos:
-        target = dst / video.relative_to(src).parent / output_name(video)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        reports.append(_run_file(video, target, config, args))
+    bar = _ProgressBar(src.name, args.quiet)
+
+    def next_file(video: Path, target: Path) -> None:
+        bar.close()
+        bar.__init__(str(video.relative_to(src)), args.quiet)
+
+    try:
+        reports = anonymize_tree(src, dst, config, overwrite=args.overwrite, progress=bar, on_file=next_file)
+    finally:
+        bar.close()
+    if not args.quiet:
+        for report in reports:
+            _summary(report)
     return reports
 
 
