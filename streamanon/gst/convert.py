@@ -91,8 +91,8 @@ def read_rgb(buffer, layout: RawLayout) -> np.ndarray:
         if layout.strides == (w, w // 2, w // 2)[:len(layout.strides)] and \
                 layout.offsets[:3] == (0, w * h, w * h + w * h // 4):  # tight I420: read in place
             return cv2.cvtColor(data[:w * h * 3 // 2].reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGB_I420)
-    yuv = _planar_to_i420(data, layout)
-    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)[:h, :w]
+    rgb = cv2.cvtColor(_planar_to_i420(data, layout), cv2.COLOR_YUV2RGB_I420)
+    return rgb if rgb.shape[:2] == (h, w) else np.ascontiguousarray(rgb[:h, :w])
 
 
 def _planar_to_i420(data: np.ndarray, layout: RawLayout) -> np.ndarray:

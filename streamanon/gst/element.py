@@ -49,7 +49,7 @@ _CAPS = Gst.Caps.from_string(f"video/x-raw, format=(string){{ {', '.join(FORMATS
                              "width=(int)[ 1, 32767 ], height=(int)[ 1, 32767 ], framerate=(fraction)[ 0/1, 2147483647/1 ]")
 _RW = GObject.ParamFlags.READWRITE
 _PROPERTY_KEYS = {"mode": "anonymizer.mode", "degree": "anonymizer.degree", "salt": "identity.salt",
-                  "device": "anonymizer.device", "backend": "anonymizer.backend",
+                  "device": "anonymizer.device", "backend": "anonymizer.backend", "fallback": "anonymizer.fallback",
                   "stream-name": "identity.stream", "label": "provenance.visible_label"}
 """Element properties that override one config key each (only when set)."""
 
@@ -75,6 +75,8 @@ class StreamanonFilter(GstBase.BaseTransform):
                    None, _RW),
         "device": (str, "Device", "cpu or cuda (generator)", _DEFAULTS.device, _RW),
         "backend": (str, "Backend", "torch, onnx or tensorrt (synthetic mode)", _DEFAULTS.backend, _RW),
+        "fallback": (str, "Fallback", "Fail-closed cover (solid or blur) for faces the mode cannot render "
+                     "and for coasting or back-filled faces", _DEFAULTS.fallback, _RW),
         "stream-name": (str, "Stream name", "Identity stream name (two streams, one salt: different identities)",
                         "0", _RW),
         "label": (bool, "Label", "Draw a visible 'AI-modified' label", False, _RW),
