@@ -23,7 +23,7 @@ def clips(tmp_path_factory):
     astronaut_clip(original, frames=16)
     detector = DlibDetector()  # what a fresh clone has
     out = {"original": original}
-    for kind in ("copy", "solid", "blur"):
+    for kind in ("copy", "solid", "blur", "alternate"):
         out[kind] = root / f"astronaut_{kind}.mp4"
         plant(original, out[kind], kind, detector)
     return out
@@ -37,7 +37,7 @@ def evaluator():
 
 @pytest.fixture(scope="module")
 def results(clips, evaluator):
-    return {k: evaluator.evaluate(clips["original"], clips[k]) for k in ("copy", "solid", "blur")}
+    return {k: evaluator.evaluate(clips["original"], clips[k]) for k in ("copy", "solid", "blur", "alternate")}
 
 
 def test_every_clip_has_the_face_tracked(results):
@@ -70,6 +70,31 @@ def test_blur_is_between(results):
     assert blur["leak_rate"] == 0.0 and blur["retention"] < copy["retention"]
     assert blur["identity_distance"] > copy["identity_distance"] + 0.3
     assert blur["sharpness_ratio"] < 0.3
+
+
+def test_alternating_cover_flickers_and_switches_identity(results):
+    # stride 3 samples frames 0, 3, 6, 9, 12, 15: untouched, covered, untouched, ...
+    s = results["alternate"]["summary"]
+    assert s["leak_rate"] == pytest.approx(0.5)
+    assert s["retention"] == pytest.approx(0.5)
+    assert s["flicker"] > 3.0  # face <-> black box on every frame step
+    assert s["id_switches"] == 5 and s["id_stability"] == pytest.approx(6 / 15)  # 3+3 same-kind pairs of 15
+
+
+def test_reid_needs_more_than_one_identity_and_falls_on_covers(clips, evaluator):
+    """With one track and no distractors every probe is "re-identified"; give the attacker
+    decoys (embeddings of flat grey and black squares) and covered faces go to the decoys."""
+    assert evaluator.evaluate(clips["original"], clips["solid"])["privacy"]["reid"]["gallery"] == 6
+    decoy = Evaluator(EvalSettings(stride=3, detector="dlib-hog", max_distractors=0))
+    squares = [np.full((150, 150, 3), v, np.uint8) for v in (0, 60, 128)]
+    rect = (15.0, 15.0, 135.0, 135.0)
+    decoy.set_distractors(np.stack([decoy.model.embed(q, rect) for q in squares]),
+                          np.stack([decoy.second.embed(q, rect) for q in squares]), "flat squares")
+    copy = decoy.evaluate(clips["original"], clips["copy"])["summary"]
+    solid = decoy.evaluate(clips["original"], clips["solid"])["summary"]
+    alternate = decoy.evaluate(clips["original"], clips["alternate"])["summary"]
+    assert copy["reid_rate"] == 1.0 and solid["reid_rate"] == 0.0
+    assert alternate["reid_rate"] == pytest.approx(0.5)
 
 
 def test_frame_count_mismatch_is_an_input_error(clips, evaluator, tmp_path):

@@ -47,7 +47,7 @@ def evaluator():
 def test_real_copy_is_reidentified_among_distractors(planted, evaluator):
     for clip in planted.values():
         r = evaluator.evaluate(clip["original"], clip["copy"])
-        assert r["distractors"]["count"] >= 50 and r["privacy"]["reid"]["gallery"] >= 51
+        assert r["distractors"]["count"] >= 50 and r["privacy"]["reid"]["distractors"] == r["distractors"]["count"]
         s = r["summary"]
         assert s["reid_rate"] == 1.0 and s["leak_rate"] == 1.0 and s["retention"] == 1.0
         assert s["identity_distance"] < 0.25 and s["pose_error_deg"] < 3.0
@@ -65,12 +65,12 @@ def test_pooled_reid_over_clips_moves_the_right_way(planted, evaluator):
     from streamanon.evaluation.privacy import reid_pooled
 
     groups = {k: [(name, evaluator.observe(c["original"], c[k]).faces) for name, c in planted.items()]
-              for k in ("copy", "pixelate")}
+              for k in ("copy", "solid")}
     distractors = evaluator.distractors["emb"]
     copy = reid_pooled(groups["copy"], distractors)
-    pix = reid_pooled(groups["pixelate"], distractors)
-    assert copy["reid_rate"] == 1.0 and copy["gallery"] == 2 + len(distractors)
-    assert pix["reid_rate"] < copy["reid_rate"]
+    solid = reid_pooled(groups["solid"], distractors)
+    assert copy["reid_rate"] == 1.0 and copy["gallery_tracks"] == 2 and copy["distractors"] == len(distractors)
+    assert solid["reid_rate"] <= 0.5  # a constant black probe is nearest to one person at most
 
 
 @pytest.mark.skipif(not (DEEPFACE / "master.csv").is_file(), reason="deepface identity pairs absent")

@@ -67,6 +67,10 @@ class Evaluator:
                                                          self.second, s.max_distractors)
         return self._distractors
 
+    def set_distractors(self, emb, emb2=None, source: str = "given") -> None:
+        """Use these distractor embeddings (n, 128) (and second-attacker ones) instead of a folder."""
+        self._distractors = {"emb": emb, "emb2": emb2, "count": 0 if emb is None else len(emb), "source": source}
+
     def observe(self, original: str | Path, anonymized: str | Path, cache: dict | None = None) -> ClipObservations:
         """One pass over both videos; ``cache`` keeps the original side for further copies."""
         s = self.settings

@@ -3,6 +3,8 @@
 - ``copy``: the original re-encoded untouched (re-ID 1.0, leaks in every frame with a face).
 - ``solid``: every face the detector finds covered by a black box (retention 0).
 - ``blur`` / ``pixelate``: the same boxes blurred or pixelated.
+- ``alternate``: even frames untouched, odd frames solid (flicker far above 1, identity
+  switching on every step between sampled frames of different parity).
 Also a clip made from ``skimage.data.astronaut()`` for a fresh clone without real footage.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, OutputError
 
-KINDS = ("copy", "solid", "blur", "pixelate")
+KINDS = ("copy", "solid", "blur", "pixelate", "alternate")
 
 
 def write_video(path: str | Path, frames: list[np.ndarray] | object, fps: float = 25.0, crf: int = 18) -> int:
@@ -58,8 +60,8 @@ def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
 
 def cover(image: np.ndarray, boxes: list, kind: str, grow: float = 1.3) -> np.ndarray:
     """``image`` with each box (grown by ``grow`` about its centre) replaced per ``kind``."""
-    if kind not in KINDS:
-        raise ConfigError(f"planted kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in KINDS or kind == "alternate":
+        raise ConfigError(f"cover kind: expected copy, solid, blur or pixelate, got {kind!r}")
     out = image.copy()
     if kind == "copy":
         return out
@@ -87,8 +89,14 @@ def cover(image: np.ndarray, boxes: list, kind: str, grow: float = 1.3) -> np.nd
 def plant(src: str | Path, dst: str | Path, kind: str, detector, grow: float = 1.3) -> int:
     """Write ``dst``: ``src`` with every detected face treated per ``kind``."""
     frames, fps = read_video(src)
-    out = (cover(f, [d.box for d in detector.detect(f)] if kind != "copy" else [], kind, grow)
-           for f in frames)
+    if kind not in KINDS:
+        raise ConfigError(f"planted kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+
+    def treat(i: int, f: np.ndarray) -> np.ndarray:
+        k = ("copy" if i % 2 == 0 else "solid") if kind == "alternate" else kind
+        return cover(f, [d.box for d in detector.detect(f)] if k != "copy" else [], k, grow)
+
+    out = (treat(i, f) for i, f in enumerate(frames))
     return write_video(dst, out, fps)
 
 

@@ -1,10 +1,11 @@
 """Privacy: re-identification, leak frames and identity distance.
 
 - **re-ID rate** (closed-set rank-1 identification, as in FaceNet/dlib evaluations): the
-  gallery holds one embedding per original track (the mean of its sampled original faces)
-  plus one per distractor face. Each anonymized face (embedded at its original track's
-  place) is a probe; the attack succeeds when the nearest gallery entry is its own track.
-  Chance level is 1 / gallery size. An untouched copy scores 1.0.
+  gallery holds every sampled original face of the clip (or of the whole suite) plus the
+  distractor faces. Each anonymized face (embedded at its original face's place) is a
+  probe; the attack succeeds when the nearest gallery face belongs to the probe's own
+  track. Chance is the share of the gallery that is the probe's track. An untouched copy
+  scores 1.0. ``reid_rate_track_mean`` does the same with one gallery entry per track.
 - **leak rate**: share of sampled frames holding at least one original face in which the
   independent detector finds a face in the *anonymized* frame whose embedding lies within
   the same-person threshold (0.6) of the original face at that place (IoU >= 0.3), or of
@@ -61,25 +62,35 @@ def reid(samples: list, distractors: np.ndarray | None, attr: str = "emb") -> di
 
 
 def reid_pooled(groups: list[tuple[str, list]], distractors: np.ndarray | None, attr: str = "emb") -> dict:
-    """Re-ID over several clips at once: the gallery holds every track of every clip
-    (labelled ``clip:track``) plus the distractors; probes are all anonymized faces."""
-    gal_rows, labels, probes, probe_labels = [], [], [], []
+    """Re-ID over one or several clips. Gallery: every sampled original face of every clip
+    (labelled ``clip:track``) plus the distractors; probes: every anonymized face. Also the
+    same with one gallery entry per track (the mean of its faces), ``reid_rate_track_mean``."""
+    faces, face_labels, means, mean_labels, probes, probe_labels = [], [], [], [], [], []
     for name, samples in groups:
         samples = [s for s in samples if getattr(s, attr + "_anon") is not None]
-        gallery, glabels = track_gallery(samples, attr + "_orig", f"{name}:")
-        if len(glabels):
-            gal_rows.append(gallery)
-            labels += glabels
+        faces += [getattr(s, attr + "_orig") for s in samples]
+        face_labels += [f"{name}:{s.track_id}" for s in samples]
+        gallery, labels = track_gallery(samples, attr + "_orig", f"{name}:")
+        if labels:
+            means.append(gallery)
+            mean_labels += labels
         probes += [getattr(s, attr + "_anon") for s in samples]
         probe_labels += [f"{name}:{s.track_id}" for s in samples]
-    if distractors is not None and len(distractors) and labels:
-        gal_rows.append(distractors)
-        labels += [f"distractor:{i}" for i in range(len(distractors))]
+    extra, extra_labels = [], []
+    if distractors is not None and len(distractors):
+        extra, extra_labels = [distractors], [f"distractor:{i}" for i in range(len(distractors))]
     if not probes:
-        return {"reid_rate": None, "probes": 0, "gallery": len(labels), "chance": None}
-    rate = reid_rate(np.stack(probes), probe_labels, np.concatenate(gal_rows), labels)
-    return {"reid_rate": rate, "probes": len(probes), "gallery": len(labels),
-            "chance": 1.0 / len(labels) if labels else None}
+        return {"reid_rate": None, "reid_rate_track_mean": None, "probes": 0, "gallery": len(extra_labels),
+                "chance": None}
+    probes_arr = np.stack(probes)
+    rate = reid_rate(probes_arr, probe_labels, np.concatenate([np.stack(faces)] + extra), face_labels + extra_labels)
+    rate_mean = reid_rate(probes_arr, probe_labels, np.concatenate(means + extra), mean_labels + extra_labels)
+    size = len(face_labels) + len(extra_labels)
+    own = np.array([face_labels.count(lab) for lab in probe_labels], dtype=np.float64)
+    return {"reid_rate": rate, "reid_rate_track_mean": rate_mean, "probes": len(probes), "gallery": size,
+            "gallery_tracks": len(mean_labels), "distractors": len(extra_labels),
+            "chance": float((own / size).mean()),
+            "chance_track_mean": 1.0 / (len(mean_labels) + len(extra_labels))}
 
 
 def identity_distance(samples: list) -> float | None:
