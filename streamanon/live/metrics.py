@@ -40,6 +40,7 @@ class CameraMetrics:
         self._in_times: deque[float] = deque(maxlen=_MAX_SAMPLES)
         self._out_times: deque[float] = deque(maxlen=_MAX_SAMPLES)
         self._latency: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
+        self._age: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
         self.started = time.monotonic()
         self.reconnects: Callable[[], int] = lambda: 0
         """Set by the runner: reads the source's reconnect counter."""
@@ -55,7 +56,9 @@ class CameraMetrics:
             self._in_times.append(time.monotonic())
 
     def frame_out(self, kind: str, latency_s: float | None, faces: int = 0, covers: int = 0) -> None:
-        """``kind``: ``processed``, ``repeated`` or ``filler``; latency of the shown picture."""
+        """``kind``: ``processed``, ``repeated`` or ``filler``; ``latency_s``: age of the picture
+        sent (decoded input frame to output). Latency percentiles are over processed frames
+        (the added latency); the age percentiles also count repeats (how stale the output is)."""
         now = time.monotonic()
         with self._lock:
             self.counts["frames_out"] += 1
@@ -64,7 +67,9 @@ class CameraMetrics:
             self.counts["fallback_covers"] += covers
             self._out_times.append(now)
             if latency_s is not None:
-                self._latency.append((now, latency_s))
+                self._age.append((now, latency_s))
+                if kind == "processed":
+                    self._latency.append((now, latency_s))
 
     def snapshot(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -74,10 +79,13 @@ class CameraMetrics:
             fps_in = _rate(self._in_times, since, now, self.started)
             fps_out = _rate(self._out_times, since, now, self.started)
             lat = np.array([v for t, v in self._latency if t >= since], dtype=np.float64)
-        p50, p99 = (np.percentile(lat, [50, 99]) * 1000.0).tolist() if lat.size else (None, None)
+            age = np.array([v for t, v in self._age if t >= since], dtype=np.float64)
+        p50, p99 = _percentiles(lat)
+        a50, a99 = _percentiles(age)
         return {"camera": self.name, "uptime_s": round(now - self.started, 3), "connected": self.connected(),
                 "reconnects": self.reconnects(), "fps_in": round(fps_in, 2), "fps_out": round(fps_out, 2),
-                "latency_p50_ms": _round(p50), "latency_p99_ms": _round(p99), **counts}
+                "latency_p50_ms": _round(p50), "latency_p99_ms": _round(p99),
+                "age_p50_ms": _round(a50), "age_p99_ms": _round(a99), **counts}
 
 
 class BoundedStats(StreamStats):
@@ -87,6 +95,13 @@ class BoundedStats(StreamStats):
         with self._lock:
             self.frames_out += 1
             self.fallback_events.update(reasons)
+
+
+def _percentiles(values: np.ndarray) -> tuple[float | None, float | None]:
+    if not values.size:
+        return None, None
+    p50, p99 = np.percentile(values, [50, 99]) * 1000.0
+    return float(p50), float(p99)
 
 
 def _rate(times: deque, since: float, now: float, started: float) -> float:
@@ -104,14 +119,15 @@ def format_line(snap: dict[str, Any]) -> str:
         return "-" if v is None else f"{v:.0f}"
     return (f"[{snap['camera']}] {'up' if snap['connected'] else 'DOWN'} in {snap['fps_in']:.1f} fps, "
             f"out {snap['fps_out']:.1f} fps, latency p50 {ms(snap['latency_p50_ms'])} ms "
-            f"p99 {ms(snap['latency_p99_ms'])} ms, dropped {snap['dropped']}, repeated {snap['repeated']}, "
+            f"p99 {ms(snap['latency_p99_ms'])} ms (shown age p99 {ms(snap['age_p99_ms'])} ms), dropped {snap['dropped']}, repeated {snap['repeated']}, "
             f"filler {snap['filler']}, reconnects {snap['reconnects']}, faces {snap['faces']}, "
             f"fallback covers {snap['fallback_covers']}")
 
 
 def prometheus_text(snaps: list[dict[str, Any]]) -> str:
     """Prometheus exposition format (text 0.0.4), one sample per camera per metric."""
-    gauges = ("fps_in", "fps_out", "latency_p50_ms", "latency_p99_ms", "connected", "uptime_s")
+    gauges = ("fps_in", "fps_out", "latency_p50_ms", "latency_p99_ms", "age_p50_ms", "age_p99_ms", "connected",
+              "uptime_s")
     counters = ("reconnects",) + CameraMetrics.COUNTERS
     lines = []
     for key, kind in [(g, "gauge") for g in gauges] + [(c, "counter") for c in counters]:
