@@ -57,6 +57,7 @@ class Anonymizer:
         self.covering = a.mode in BASELINE_MODES
         self.temporal = TemporalAnalyzer(config.temporal)
         self.steady = TemporalRenderer(config.temporal, config.mask, cover=self.covering)
+        self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
         # 1. Detect faces and their mesh, looking closely where tracked faces should be.

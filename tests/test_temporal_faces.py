@@ -182,3 +182,65 @@ def test_latent_smoother_with_the_flow_sampler():
     smoother.reset()
     start, t0 = smoother.warm_start(0, noise, 0.0)
     assert t0 == 1.0 and np.array_equal(start, noise)
+
+
+class StagedToyGenerator:
+    """A generator split like the synthetic one (prepare / denoise / finish), with a toy flow
+    towards a condition image that flickers every frame; records each sampler call."""
+
+    name = "staged-toy"
+
+    def __init__(self):
+        from streamanon.synthetic.sampler import EulerFlowSampler
+
+        self.sampler = EulerFlowSampler(steps=2)
+        self.rng = np.random.default_rng(4)
+        self.calls = []
+
+    def prepare(self, batch):
+        from types import SimpleNamespace
+
+        from streamanon.synthetic.sampler import identity_noise
+
+        r = 16
+        cond = np.clip(0.2 + self.rng.normal(0, 0.3, (len(batch), 3, r, r)), -1, 1).astype(np.float32)
+        return SimpleNamespace(crops=batch, index=list(range(len(batch))), cond=cond,
+                               noise=identity_noise([c.seed for c in batch], r),
+                               matrices=[np.array([[0.1, 0, 0], [0, 0.1, 0]]) for _ in batch])
+
+    def denoise(self, prepared, start=None, start_time=1.0):
+        self.calls.append((len(prepared.cond), start_time))
+
+        def velocity(x, t, cond):
+            return (x - cond) / np.maximum(t[:, None, None, None], 1e-3)
+        return self.sampler.sample(velocity, prepared.noise, prepared.cond, start, start_time)
+
+    def finish(self, prepared, aligned):
+        self.last = aligned.copy()
+        return [FacePatch(track_id=c.track_id, box=c.box, image=c.image, mask=c.mask) for c in prepared.crops]
+
+
+def test_latents_of_a_staged_generator_are_smoothed_per_track(face_frames):
+    from streamanon.temporal.latent import LatentSmoothedGenerator
+
+    toy = StagedToyGenerator()
+    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s"}), generator=toy)
+    assert isinstance(an.generator, LatentSmoothedGenerator) and an.steady.latent_smoothing
+    faces = []
+    for i, image in enumerate(face_frames[:1] * 6):  # a still face
+        an.render(an.analyze(VideoFrame(image=image, index=i)))
+        faces.append(toy.last[0])
+    assert toy.calls[0] == (1, 1.0)  # birth: from noise
+    starts = [t for _, t in toy.calls[1:]]  # still face: warm starts (0.5 is the stillest)
+    assert all(0.5 - 1e-6 <= t < 1.0 for t in starts) and np.mean(starts) < 0.85, toy.calls
+    plain = StagedToyGenerator()
+    plain_faces = []
+    for _ in range(6):
+        p = plain.prepare(an.analyze(VideoFrame(image=face_frames[0], index=0)).tracks)  # same shapes
+        plain_faces.append(plain.denoise(p)[0])
+    def change(x):
+        return np.mean([np.abs(b - a).mean() for a, b in zip(x, x[1:])])
+    assert change(faces[1:]) < 0.6 * change(plain_faces[1:])
+    off = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "temporal.enabled": False}),
+                     generator=StagedToyGenerator())
+    assert isinstance(off.generator, StagedToyGenerator)

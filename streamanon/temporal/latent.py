@@ -16,8 +16,9 @@ track, started fresh at a track's birth and dropped at scene cuts and fallback c
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -66,17 +67,28 @@ class TrackLatentSmoother:
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, np.ndarray] = {}
+        self._landmarks: dict[int, np.ndarray] = {}
 
     def reset(self, track_ids: Sequence[int] | None = None) -> None:
         """Forget every track (scene cut) or the given ones (births, fallback covers)."""
         if track_ids is None:
             self._previous.clear()
+            self._landmarks.clear()
         for tid in track_ids or ():
             self._previous.pop(tid, None)
+            self._landmarks.pop(tid, None)
 
     def keep_only(self, track_ids: Sequence[int]) -> None:
         keep = set(track_ids)
         self._previous = {k: v for k, v in self._previous.items() if k in keep}
+        self._landmarks = {k: v for k, v in self._landmarks.items() if k in keep}
+
+    def motion(self, track_id: int, aligned_landmarks: np.ndarray | None, size: float) -> float:
+        """:func:`aligned_motion` since this track's last call; remembers the landmarks."""
+        previous = self._landmarks.get(track_id)
+        if aligned_landmarks is not None:
+            self._landmarks[track_id] = aligned_landmarks
+        return aligned_motion(previous, aligned_landmarks, size)
 
     def warm_start(self, track_id: int, noise: np.ndarray, motion: float) -> tuple[np.ndarray, float]:
         previous = self._previous.get(track_id)
@@ -132,3 +144,56 @@ class FaceBlender:
 def usable_patches(patches: Sequence[FacePatch], crops: Sequence[FaceCrop]) -> list[tuple[FacePatch, FaceCrop]]:
     """Pairs worth blending: generated (not fallback) faces of live tracks."""
     return [(p, c) for p, c in zip(patches, crops) if not p.fallback and not c.coasting]
+
+
+@runtime_checkable
+class StagedGenerator(Protocol):
+    """A generator split like :class:`streamanon.synthetic.generator.SyntheticFaceGenerator`:
+    ``prepare`` (align, condition; the result has ``crops``, ``index``, ``matrices``, ``cond``
+    and ``noise``), ``denoise`` (sampler, from ``start`` at ``start_time``) and ``finish``."""
+
+    name: str
+
+    def prepare(self, batch: Sequence[FaceCrop]) -> Any: ...
+
+    def denoise(self, prepared: Any, start: np.ndarray | None = None, start_time: float = 1.0) -> np.ndarray: ...
+
+    def finish(self, prepared: Any, aligned: np.ndarray) -> list[FacePatch]: ...
+
+
+class LatentSmoothedGenerator:
+    """Runs a :class:`StagedGenerator` with a :class:`TrackLatentSmoother` between its sampler
+    and its warp back: the smoother plays the scheduler's part, the generator the UNet's."""
+
+    def __init__(self, generator: StagedGenerator, smoother: TrackLatentSmoother) -> None:
+        self.generator = generator
+        self.smoother = smoother
+        self.name = generator.name
+
+    def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
+        g = self.generator
+        prepared = g.prepare(batch)
+        if getattr(prepared, "cond", None) is None:
+            return g.finish(prepared, g.denoise(prepared))
+        size = float(prepared.noise.shape[-1])
+        rows = []
+        for row, i in enumerate(prepared.index):
+            crop = prepared.crops[i]
+            lm = None if crop.landmarks is None else _apply(prepared.matrices[row], crop.landmarks[:, :2])
+            motion = self.smoother.motion(crop.track_id, lm, size)
+            start, t0 = self.smoother.warm_start(crop.track_id, prepared.noise[row], motion)
+            rows.append((crop.track_id, motion, start, round(float(t0), 4)))
+        aligned = np.empty_like(prepared.noise)
+        for t0 in sorted({r[3] for r in rows}):  # one sampler call per starting time
+            picked = [k for k, r in enumerate(rows) if r[3] == t0]
+            part = copy.copy(prepared)
+            part.cond, part.noise = prepared.cond[picked], prepared.noise[picked]
+            start = None if t0 >= 1.0 else np.stack([rows[k][2] for k in picked])
+            aligned[picked] = g.denoise(part, start=start, start_time=min(t0, 1.0))
+        for k, (tid, motion, _, _) in enumerate(rows):
+            aligned[k] = self.smoother.step(tid, aligned[k], motion)
+        return g.finish(prepared, aligned)
+
+
+def _apply(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return (points @ m[:, :2].T + m[:, 2]).astype(np.float32)

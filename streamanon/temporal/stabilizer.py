@@ -21,7 +21,8 @@ from ..types import FaceCrop, FacePatch, Track, VideoFrame
 from . import aligned
 from .config import TemporalConfig
 from .landmarks import LandmarkSmoother
-from .latent import FaceBlender, aligned_motion, usable_patches
+from .latent import (FaceBlender, LatentSmoothedGenerator, StagedGenerator, TrackLatentSmoother,
+                     aligned_motion, usable_patches)
 from .masks import ColourSmoother, MaskSmoother, guard
 from .memory import IdentityMemory
 from .scenecut import SceneCutDetector
@@ -80,7 +81,18 @@ class TemporalRenderer:
         self.masks = MaskSmoother(config)
         self.faces = FaceBlender(config)
         self.colour = ColourSmoother(config)
+        self.latents = TrackLatentSmoother(config)
+        self.latent_smoothing = False
         self._frames: dict[int, _TrackFrame] = {}
+
+    def smooth_latents(self, generator):
+        """``generator`` run with per-track latent smoothing when it is split into stages
+        (:class:`~.latent.StagedGenerator`); any other generator is returned as it is and its
+        output is blended in ``steady_faces`` instead."""
+        if not self.enabled or self.cover or not isinstance(generator, StagedGenerator):
+            return generator
+        self.latent_smoothing = True
+        return LatentSmoothedGenerator(generator, self.latents)
 
     def steady_masks(self, crops: Sequence[FaceCrop], measured: Sequence[Track], cut: bool) -> list[FaceCrop]:
         """Crops whose masks follow their track's past masks, never below this frame's own."""
@@ -89,7 +101,7 @@ class TemporalRenderer:
         if cut:
             self._reset()
         alive = [c.track_id for c in crops]
-        for part in (self.masks, self.faces, self.colour):
+        for part in (self.masks, self.faces, self.colour, self.latents):
             part.keep_only(alive)
         self._frames = {k: v for k, v in self._frames.items() if k in set(alive)}
         by_id = {t.track_id: t for t in measured}
@@ -122,15 +134,16 @@ class TemporalRenderer:
         for patch, crop in zip(patches, crops):
             f = self._frames.get(crop.track_id)
             if id(patch) not in keep or f is None:
-                self.faces.reset([crop.track_id])
-                self.colour.reset([crop.track_id])
+                for part in (self.faces, self.colour, self.latents):
+                    part.reset([crop.track_id])
                 out.append(patch)
                 continue
             shape = patch.mask.shape
             face = patch.image.astype(np.float32)
-            a_face = aligned.warp_in(face, f.matrix, self.size)
-            a_mask = aligned.warp_in(patch.mask.astype(np.float32), f.matrix, self.size)
-            face += aligned.warp_out(self.faces.step(crop.track_id, a_face, a_mask, f.motion), f.matrix, shape)
+            if not self.latent_smoothing:  # blend the output, the generator's latents were not
+                a_face = aligned.warp_in(face, f.matrix, self.size)
+                a_mask = aligned.warp_in(patch.mask.astype(np.float32), f.matrix, self.size)
+                face += aligned.warp_out(self.faces.step(crop.track_id, a_face, a_mask, f.motion), f.matrix, shape)
             face += self.colour.step(crop.track_id, face, patch.mask)[None, None, :] * patch.mask[..., None]
             image = np.clip(face + 0.5, 0, 255).astype(np.uint8)
             out.append(dataclasses.replace(patch, image=image))
@@ -153,5 +166,5 @@ class TemporalRenderer:
 
     def _reset(self) -> None:
         self._frames.clear()
-        for part in (self.masks, self.faces, self.colour):
+        for part in (self.masks, self.faces, self.colour, self.latents):
             part.reset()
