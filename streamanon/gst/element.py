@@ -44,6 +44,8 @@ Gst.init(None)
 register_custom_meta()
 
 NANOSECONDS = Fraction(1, Gst.SECOND)
+_DRAIN_BEFORE = (Gst.EventType.EOS, Gst.EventType.CAPS, Gst.EventType.SEGMENT, Gst.EventType.STREAM_START)
+"""Serialized events that must not overtake held frames (tags and others pass at once)."""
 _DEFAULTS = AnonymizerConfig()
 _CAPS = Gst.Caps.from_string(f"video/x-raw, format=(string){{ {', '.join(FORMATS)} }}, "
                              "width=(int)[ 1, 32767 ], height=(int)[ 1, 32767 ], framerate=(fraction)[ 0/1, 2147483647/1 ]")
@@ -152,6 +154,11 @@ class StreamanonFilter(GstBase.BaseTransform):
         except StreamanonError as exc:
             self._error(Gst.ResourceError.quark(), Gst.ResourceError.SETTINGS, f"streamanon: {exc}")
             return False
+        except Exception as exc:  # e.g. a backend that fails to initialise: no frame may pass
+            log.exception("streamanon element: cannot start")
+            self._error(Gst.ResourceError.quark(), Gst.ResourceError.FAILED,
+                        f"streamanon: cannot start: {type(exc).__name__}: {exc}")
+            return False
         frames = self._lookahead_frames if self._lookahead_frames >= 0 else getattr(config.runtime, "lookahead", 0)
         self.lookahead = _lookahead(frames)
         self._held.clear()
@@ -179,7 +186,7 @@ class StreamanonFilter(GstBase.BaseTransform):
         return True
 
     def _on_query(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-        """After the latency query was answered upstream: add ``processing-latency``."""
+        """After the latency query was answered upstream: add this element's :meth:`latency`."""
         query = info.get_query()
         if query is not None and query.type == Gst.QueryType.LATENCY:
             extra = self.latency()
@@ -214,12 +221,16 @@ class StreamanonFilter(GstBase.BaseTransform):
         return Gst.FlowReturn.OK, (self._ready.popleft() if self._ready else None)
 
     def do_sink_event(self, event: Gst.Event) -> bool:
-        if event.type == Gst.EventType.EOS and self.lookahead is not None:
+        if event.type in _DRAIN_BEFORE and self.lookahead is not None:
+            # held frames belong before these events (EOS, new caps or segment)
+            started = time.perf_counter()
             try:
                 self._ready.extend(self._render(self.lookahead.flush()))
             except Exception as exc:
                 self._fail(exc)
                 return False
+            finally:
+                self._element_seconds += time.perf_counter() - started
             while self._ready:
                 if self.srcpad.push(self._ready.popleft()) != Gst.FlowReturn.OK:
                     self._ready.clear()
