@@ -77,11 +77,11 @@ class ColourSmoother:
 
     def step(self, track_id: int, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """RGB shift (3,) that brings the face's mean colour (under ``mask``) to the average."""
-        w = mask.astype(np.float64)
+        w = mask.astype(np.float64).reshape(-1)
         total = float(w.sum())
         if total < 1.0:
             return np.zeros(3, np.float32)
-        mean = (image.reshape(-1, 3).astype(np.float64) * w.reshape(-1, 1)).sum(0) / total
+        mean = (image.reshape(-1, 3) * w[:, None]).sum(0) / total  # (no BLAS call: tiny arrays)
         previous = self._mean.get(track_id)
         smoothed = mean if previous is None else self.weight * previous + (1.0 - self.weight) * mean
         self._mean[track_id] = smoothed

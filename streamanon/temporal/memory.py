@@ -121,7 +121,6 @@ class IdentityMemory:
         self._live: dict[int, Signature] = {}
         self._seeds: dict[int, int] = {}  # live track id -> seed it shows (own or adopted)
         self._lost: dict[int, _Remembered] = {}  # track id -> remembered identity
-        self._known: set[int] = set()  # every track id seen (births are the others)
         self._frames = 0
         self.adoptions: list[tuple[int, int]] = []
         """(new track id, earlier track id) for every re-association, for the report and tests."""
@@ -138,8 +137,7 @@ class IdentityMemory:
         self._lost = {k: v for k, v in self._lost.items() if now - v.lost_at <= self.window and k not in alive}
         out = []
         for t in tracks:
-            if t.track_id not in self._known:
-                self._known.add(t.track_id)
+            if t.track_id not in self._seeds:  # a birth (tracks are present every frame they live)
                 sig = signature(image, t)
                 self._live[t.track_id] = sig
                 self._seeds[t.track_id] = self._adopt(t.track_id, sig, t.seed)

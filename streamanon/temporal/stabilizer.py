@@ -27,6 +27,8 @@ from .masks import ColourSmoother, MaskSmoother, guard
 from .memory import IdentityMemory
 from .scenecut import SceneCutDetector
 
+COLOUR_WORK = 64
+"""Side (pixels) about which a face's mean colour is measured."""
 MASK_WORK = 128
 """Side (pixels) at most at which masks are smoothed and guarded before one resize back."""
 
@@ -141,11 +143,15 @@ class TemporalRenderer:
             shape = patch.mask.shape
             face = patch.image.astype(np.float32)
             if not self.latent_smoothing:  # blend the output, the generator's latents were not
-                a_face = aligned.warp_in(face, f.matrix, self.size)
+                a_face = aligned.warp_in(patch.image, f.matrix, self.size).astype(np.float32)
                 a_mask = aligned.warp_in(patch.mask.astype(np.float32), f.matrix, self.size)
                 face += aligned.warp_out(self.faces.step(crop.track_id, a_face, a_mask, f.motion), f.matrix, shape)
-            face += self.colour.step(crop.track_id, face, patch.mask)[None, None, :] * patch.mask[..., None]
-            image = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+            step = max(1, max(shape) // COLOUR_WORK)  # the mean colour needs no full resolution
+            shift = self.colour.step(crop.track_id, face[::step, ::step], patch.mask[::step, ::step])
+            if np.abs(shift).max() >= 0.25:
+                face += shift[None, None, :] * patch.mask[..., None]
+            face += 0.5
+            image = np.clip(face, 0, 255, out=face).astype(np.uint8)
             out.append(dataclasses.replace(patch, image=image))
         return out
 
