@@ -270,11 +270,13 @@ def test_sei_inserter_refuses_unmarked_video_when_asked(gst_env, tmp_path):
     assert result.returncode != 0 and "carries no streamanon meta" in result.stdout + result.stderr
 
 
-def test_bad_settings_stop_the_pipeline_with_the_reason(gst_env, tmp_path):
-    result = launch(gst_env, "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! "
-                             f"streamanon mode=sepia ! fakesink")
+@pytest.mark.parametrize("setting, reason", [("mode=sepia", "anonymizer.mode: expected one of"),
+                                             ("config=/nonexistent/streamanon.yaml", "cannot read config")])
+def test_bad_settings_stop_the_pipeline_with_the_reason(gst_env, setting, reason):
+    result = launch(gst_env, f"videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! streamanon {setting} ! "
+                             "fakesink")
     assert result.returncode != 0
-    assert "anonymizer.mode" in result.stdout + result.stderr and "sepia" in result.stdout + result.stderr
+    assert reason in result.stdout + result.stderr
 
 
 def test_gst_path_eval_makes_the_element_loadable(gst_env, tmp_path):
