@@ -234,17 +234,17 @@ def test_caps_timestamps_pass_through_and_every_buffer_carries_the_meta(gst_env,
 
 
 def test_live_sink_gets_held_frames_on_time_because_the_hold_is_reported_as_latency(gst_env, tmp_path):
-    # fakesink drops what comes more than 20 ms late; 4 held frames are 160 ms late unless the
-    # latency query announced them (processing-latency covers the detector on a busy machine)
-    pipeline = ("videotestsrc is-live=true num-buffers=20 pattern=smpte ! video/x-raw,format=I420,width=320,"
-                "height=240,framerate=25/1 ! identity name=before ! streamanon name=anon lookahead=4 "
-                "processing-latency=300000000 ! identity name=after ! "
+    # fakesink drops what comes more than 20 ms late; 4 held frames are 400 ms late unless the
+    # latency query announced them (processing-latency: slack for the detector on a busy machine)
+    pipeline = ("videotestsrc is-live=true num-buffers=10 pattern=smpte ! video/x-raw,format=I420,width=320,"
+                "height=240,framerate=10/1 ! identity name=before ! streamanon name=anon lookahead=4 "
+                "processing-latency=1000000000 ! identity name=after ! "
                 "fakesink name=sink sync=true qos=true max-lateness=20000000")
     seen = run_driver(gst_env, tmp_path, pipeline)
     assert seen["end"] == "eos", seen.get("error")
     assert seen["latency"][0] is True, "live"
-    assert seen["latency"][1] - seen["upstream_latency"][1] == 4 * 40_000_000 + 300_000_000
-    assert seen["sink"] == {"rendered": 20, "dropped": 0}, "every held frame reached the sink in time"
+    assert seen["latency"][1] - seen["upstream_latency"][1] == 4 * 100_000_000 + 1_000_000_000
+    assert seen["sink"] == {"rendered": 10, "dropped": 0}, "every held frame reached the sink in time"
 
 
 @pytest.mark.parametrize("codec", ["h264", "h265"])
