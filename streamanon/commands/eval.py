@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="independent face detector (auto: YuNet if its model exists, else dlib HOG)")
     p.add_argument("--yunet-model", metavar="FILE.onnx", help="YuNet model (default: $STREAMANON_YUNET "
                    "or ../shared/models/face_detection_yunet_2026may.onnx)")
+    p.add_argument("--min-face", type=int, default=32, help="smallest original face evaluated, pixels "
+                   "(default: %(default)s)")
+    p.add_argument("--det-score", type=float, default=0.6, help="YuNet score threshold (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=0.6, help="same-person distance (default: %(default)s)")
     p.add_argument("--distractors", metavar="DIR", help="face images added to the re-ID gallery "
                    "(default: ../shared UTKFace crops when present)")
@@ -48,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("eval: expected either ORIGINAL ANONYMIZED or --suite DIR")
     settings = EvalSettings(stride=args.stride, max_frames=args.max_frames, detector=args.detector,
                             yunet_model=args.yunet_model, threshold=args.threshold,
+                            min_face=args.min_face, det_score=args.det_score,
                             second_embedder=None if args.no_second_embedder else "lbp",
                             distractors=args.distractors, max_distractors=args.max_distractors)
     evaluator = Evaluator(settings)
@@ -76,7 +80,8 @@ def _pair(args: argparse.Namespace, evaluator) -> int:
                           f"{figures['faces']} faces in {figures['tracks']} tracks; detector {figures['detector']}; "
                           f"{figures['distractors']['count']} distractors.")
     print(f"{figures['frames']} frames, {figures['sampled_frames']} sampled (stride {args.stride}), "
-          f"{figures['faces']} faces, {figures['tracks']} tracks, detector {figures['detector']}")
+          f"{figures['faces']} faces, {figures['tracks']} tracks, detector {figures['detector']}, "
+          f"{figures['eval_seconds']:.1f} s")
     for key, value in figures["summary"].items():
         print(f"  {key:18s} {_fmt(value)}")
     return 0

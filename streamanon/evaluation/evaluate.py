@@ -34,7 +34,10 @@ class EvalSettings:
     det_score: float = 0.6
     max_side: int = 960
     """Frames are downscaled to this longest side for detection (faces of 1080p crowds stay > 25 px)."""
-    min_face: int = 24
+    min_face: int = 32
+    """Original faces smaller than this (pixels, geometric mean of box sides) are not evaluated:
+    below it YuNet fires on face-like emblems (the crest in crowd_walk_1080p, 26-29 px) and dlib
+    cannot tell people apart anyway."""
     match_iou: float = 0.3
     threshold: float = SAME_PERSON
     second_embedder: str | None = "lbp"
@@ -112,6 +115,7 @@ class Evaluator:
             "width": obs.width, "height": obs.height,
             "summary": summary,
             "privacy": priv, "utility": util, "temporal": temp, "quality": qual, "speed": speed,
+            "eval_seconds": round(obs.seconds, 2),
             "settings": asdict(s), "detector": obs.detector, "attacker": self.model.name,
             "second_attacker": self.second.name if self.second else None,
             "distractors": {"count": self.distractors["count"], "source": self.distractors["source"]},

@@ -10,6 +10,7 @@ alignment for the flicker measure.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,10 @@ class FrameSample:
     detections_anon: int
     leak_distances: list[float] = field(default_factory=list)
     leak: bool = False
+    leak_boxes: list[Box] = field(default_factory=list)
+    """Boxes of the faces in the anonymized frame that are the original person."""
+    leak_tracks: list[int] = field(default_factory=list)
+    """Track of the original face each leaking face overlaps."""
 
 
 @dataclass
@@ -69,6 +74,7 @@ class ClipObservations:
     sampled: list[FrameSample]
     thumbnails: list[tuple[int, np.ndarray, np.ndarray]]
     detector: str
+    seconds: float = 0.0
 
 
 def iou(a: Box, b: Box) -> float:
@@ -165,6 +171,7 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
     ``cache`` (a dict kept by the caller per original clip) stores the original side
     (detections, landmarks, embeddings) so that several anonymized copies cost less."""
     cache = {} if cache is None else cache
+    start = time.perf_counter()
     linker = BoxLinker()
     faces: list[FaceSample] = []
     sampled: list[FrameSample] = []
@@ -210,7 +217,7 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
         raise InputError(f"{original}: expected at least one frame, got 0")
     log.info("%s: %d frames, %d sampled, %d faces", original, frames, len(sampled), len(faces))
     return ClipObservations(str(original), str(anonymized), width, height, frames, faces, sampled,
-                            thumbs, detector.name)
+                            thumbs, detector.name, time.perf_counter() - start)
 
 
 def _original_side(orig, face: FaceBox, model, second) -> tuple:
@@ -234,16 +241,19 @@ def _face_sample(orig, anon, tid, index, face: FaceBox, side, found_anon, model,
 
 
 def _leaks(index, anon, frame_faces: list[FaceSample], found_anon, model, match_iou, threshold) -> FrameSample:
-    """Embed every face the detector finds in the anonymized frame; compare with the
-    original face at that place (or, if it overlaps none, with every original face)."""
+    """Embed every face the detector finds in the anonymized frame over an original face
+    (IoU >= ``match_iou``) and compare it with that track's original face at this frame."""
     result = FrameSample(index, len(frame_faces), len(found_anon))
-    if not frame_faces:
-        return result
     for det in found_anon:
-        emb = model.embed(anon, det.rect)
-        overlaps = [(iou(det.box, s.box), s) for s in frame_faces]
-        best_iou, best = max(overlaps, key=lambda p: p[0])
-        refs = [best] if best_iou >= match_iou else frame_faces
-        result.leak_distances.append(float(min(np.linalg.norm(emb - s.emb_orig) for s in refs)))
-    result.leak = any(d <= threshold for d in result.leak_distances)
+        if not frame_faces:
+            break
+        best_iou, best = max(((iou(det.box, s.box), s) for s in frame_faces), key=lambda p: p[0])
+        if best_iou < match_iou:
+            continue  # no evaluated original face here (emblem, tiny face, false alarm)
+        distance = float(np.linalg.norm(model.embed(anon, det.rect) - best.emb_orig))
+        result.leak_distances.append(distance)
+        if distance <= threshold:
+            result.leak_boxes.append(det.box)
+            result.leak_tracks.append(best.track_id)
+    result.leak = bool(result.leak_boxes)
     return result

@@ -7,9 +7,9 @@
   track. Chance is the share of the gallery that is the probe's track. An untouched copy
   scores 1.0. ``reid_rate_track_mean`` does the same with one gallery entry per track.
 - **leak rate**: share of sampled frames holding at least one original face in which the
-  independent detector finds a face in the *anonymized* frame whose embedding lies within
-  the same-person threshold (0.6) of the original face at that place (IoU >= 0.3), or of
-  any original face of the frame when the detection overlaps none.
+  independent detector finds a face in the *anonymized* frame, over an original face
+  (IoU >= 0.3), whose embedding lies within the same-person threshold (0.6) of that
+  track's original face in the same frame.
 - **identity distance**: mean Euclidean distance between the original and the anonymized
   embedding of the same face (0 untouched; above 0.6 on average: another person).
 """

@@ -75,10 +75,21 @@ def _stack(rows: list[np.ndarray], gap: int = 4) -> np.ndarray:
                       for r in rows])
 
 
-def contact_sheet(columns: dict[str, ClipObservations], moments: int = 4, width: int = 240,
+def _mark(thumb: np.ndarray, boxes: list, frame_width: int) -> np.ndarray:
+    """Red rectangles (frame coordinates) on a thumbnail."""
+    if not boxes:
+        return thumb
+    out, k = thumb.copy(), thumb.shape[1] / float(frame_width)
+    for x0, y0, x1, y1 in boxes:
+        cv2.rectangle(out, (int(x0 * k) - 2, int(y0 * k) - 2), (int(x1 * k) + 2, int(y1 * k) + 2), (230, 0, 0), 2)
+    return out
+
+
+def contact_sheet(columns: dict[str, ClipObservations], moments: int = 4, width: int = 320,
                   chips_per_moment: int = 3) -> np.ndarray | None:
-    """RGB sheet: for ``moments`` frames spread over the clip, a row of whole frames
-    (original, then each column) and beneath it a row of face close-ups (same order)."""
+    """RGB sheet: for ``moments`` frames spread over the clip (and the first leak of each
+    column), a row of whole frames (original, then each column; leaking faces boxed in red)
+    and beneath it a row of face close-ups, leaking faces first."""
     first = next(iter(columns.values()))
     common = set(t[0] for t in first.thumbnails)
     for obs in columns.values():
@@ -87,26 +98,30 @@ def contact_sheet(columns: dict[str, ClipObservations], moments: int = 4, width:
     if not frames:
         return None
     picks = [frames[i] for i in sorted(set(np.linspace(0, len(frames) - 1, min(moments, len(frames))).astype(int)))]
-    # Show the first leak of each column too: a leak is what a viewer must see.
-    leaks = {name: [f.frame for f in obs.sampled if f.leak and f.frame in common] for name, obs in columns.items()}
-    picks = sorted(set(picks) | {v[0] for v in leaks.values() if v})
+    leaks = {name: {f.frame: f for f in obs.sampled if f.leak and f.frame in common} for name, obs in columns.items()}
+    picks = sorted(set(picks) | {min(v) for v in leaks.values() if v})
     rows = []
     for frame in picks:
         cells = [_label(_fit(dict((t[0], t[1]) for t in first.thumbnails)[frame], width), f"original  frame {frame}")]
         for name, obs in columns.items():
-            tag = f"{name}  LEAK" if frame in leaks[name] else name
-            cells.append(_label(_fit(dict((t[0], t[2]) for t in obs.thumbnails)[frame], width), tag))
+            leak = leaks[name].get(frame)
+            thumb = dict((t[0], t[2]) for t in obs.thumbnails)[frame]
+            thumb = _mark(thumb, leak.leak_boxes if leak else [], obs.width)
+            cells.append(_label(_fit(thumb, width), f"{name}  LEAK" if leak else name))
         rows.append(_pad_rows(cells))
+        leaking = set()
+        for leak in (v.get(frame) for v in leaks.values()):
+            leaking |= set(leak.leak_tracks) if leak else set()
         chip_cells = []
         for col, obs in enumerate([first] + list(columns.values())):
-            faces = [f for f in obs.faces if f.frame == frame and f.chips is not None][:chips_per_moment]
+            faces = sorted((f for f in obs.faces if f.frame == frame and f.chips is not None),
+                           key=lambda f: (f.track_id not in leaking, -f.rect[2] + f.rect[0]))[:chips_per_moment]
             if not faces:
                 continue
             chips = [f.chips[0] if col == 0 else f.chips[1] for f in faces]
             size = min(width // max(1, len(chips)) - 2, 120)
-            chip_cells.append(_pad_rows([cv2.resize(c, (size, size)) for c in chips], 2)[:, :width])
-            chip_cells[-1] = np.pad(chip_cells[-1], ((0, 0), (0, width - chip_cells[-1].shape[1]), (0, 0)),
-                                    constant_values=255)
+            cell = _pad_rows([cv2.resize(c, (size, size)) for c in chips], 2)[:, :width]
+            chip_cells.append(np.pad(cell, ((0, 0), (0, width - cell.shape[1]), (0, 0)), constant_values=255))
         if chip_cells:
             rows.append(_pad_rows(chip_cells))
     return _stack(rows, 8)
