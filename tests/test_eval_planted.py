@@ -54,6 +54,8 @@ def test_untouched_copy_is_fully_reidentified_and_leaks_everywhere(results):
     assert s["pose_error_deg"] < 3.0
     assert 0.8 < s["flicker"] < 1.2 and s["id_stability"] == 1.0
     assert 0.8 < s["sharpness_ratio"] < 1.2
+    track = results["copy"]["per_track"]["0"]
+    assert track["faces"] == 6 and track["leak_frames"] == 6 and track["retention"] == 1.0
 
 
 def test_solid_cover_keeps_no_face_and_no_leak(results):

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, check, ConfigError
 from . import privacy, quality, temporal, utility
 from .faces import SAME_PERSON, DlibFaceModel, LbpEmbedder, create_detector
@@ -108,18 +110,41 @@ class Evaluator:
             "reid_rate_lbp": priv.get("reid_second", {}).get("reid_rate"),
             "fps": speed.get("fps"),
         }
+        per_track = track_detail(obs, priv["reid"].get("per_track", {}), temp["tracks"])
         return {
             "original": obs.original, "anonymized": obs.anonymized,
             "frames": obs.frames, "sampled_frames": len(obs.sampled), "faces": len(obs.faces),
             "tracks": len({f.track_id for f in obs.faces}),
             "width": obs.width, "height": obs.height,
             "summary": summary,
+            "per_track": per_track,
             "privacy": priv, "utility": util, "temporal": temp, "quality": qual, "speed": speed,
             "eval_seconds": round(obs.seconds, 2),
             "settings": asdict(s), "detector": obs.detector, "attacker": self.model.name,
             "second_attacker": self.second.name if self.second else None,
             "distractors": {"count": self.distractors["count"], "source": self.distractors["source"]},
         }
+
+
+def track_detail(obs: ClipObservations, reid_per_track: dict, temporal_tracks: dict) -> dict[str, dict]:
+    """Per-track figures: frames seen, re-ID, leaks, retention, identity distance, flicker, stability."""
+    out = {}
+    leaks: dict[int, int] = {}
+    for frame in obs.sampled:
+        for tid in set(frame.leak_tracks):
+            leaks[tid] = leaks.get(tid, 0) + 1
+    for tid in sorted({f.track_id for f in obs.faces}):
+        faces = [f for f in obs.faces if f.track_id == tid]
+        out[str(tid)] = {
+            "faces": len(faces), "first_frame": faces[0].frame, "last_frame": faces[-1].frame,
+            "size_px": float(np.median([np.sqrt((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])) for f in faces])),
+            "reid_rate": reid_per_track.get(f":{tid}"),
+            "leak_frames": leaks.get(tid, 0),
+            "retention": float(np.mean([f.retained for f in faces])),
+            "identity_distance": float(np.mean([np.linalg.norm(f.emb_orig - f.emb_anon) for f in faces])),
+            **{k: v for k, v in temporal_tracks.get(str(tid), {}).items() if k != "faces"},
+        }
+    return out
 
 
 def speed_from_report(report: str | Path | dict | None) -> dict[str, Any]:

@@ -37,14 +37,19 @@ def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2, 0.0))
 
 
+def reid_hits(probes: np.ndarray, probe_labels: list, gallery: np.ndarray, gallery_labels: list) -> list[bool]:
+    """For each probe: is its nearest gallery entry labelled like the probe?"""
+    if len(probes) == 0 or len(gallery) == 0:
+        return []
+    nearest = pairwise(probes, gallery).argmin(axis=1)
+    return [gallery_labels[j] == lab for j, lab in zip(nearest, probe_labels)]
+
+
 def reid_rate(probes: np.ndarray, probe_labels: list, gallery: np.ndarray,
               gallery_labels: list) -> float | None:
     """Share of probes whose nearest gallery entry carries the probe's label."""
-    if len(probes) == 0 or len(gallery) == 0:
-        return None
-    nearest = pairwise(probes, gallery).argmin(axis=1)
-    hits = [gallery_labels[j] == lab for j, lab in zip(nearest, probe_labels)]
-    return float(np.mean(hits))
+    hits = reid_hits(probes, probe_labels, gallery, gallery_labels)
+    return float(np.mean(hits)) if hits else None
 
 
 def track_gallery(samples: list, attr: str = "emb_orig", prefix: str = "") -> tuple[np.ndarray, list]:
@@ -83,14 +88,18 @@ def reid_pooled(groups: list[tuple[str, list]], distractors: np.ndarray | None, 
         return {"reid_rate": None, "reid_rate_track_mean": None, "probes": 0, "gallery": len(extra_labels),
                 "chance": None}
     probes_arr = np.stack(probes)
-    rate = reid_rate(probes_arr, probe_labels, np.concatenate([np.stack(faces)] + extra), face_labels + extra_labels)
+    hits = reid_hits(probes_arr, probe_labels, np.concatenate([np.stack(faces)] + extra), face_labels + extra_labels)
+    rate = float(np.mean(hits))
+    per_track = {lab: float(np.mean([h for h, p in zip(hits, probe_labels) if p == lab]))
+                 for lab in dict.fromkeys(probe_labels)}
     rate_mean = reid_rate(probes_arr, probe_labels, np.concatenate(means + extra), mean_labels + extra_labels)
     size = len(face_labels) + len(extra_labels)
     own = np.array([face_labels.count(lab) for lab in probe_labels], dtype=np.float64)
     return {"reid_rate": rate, "reid_rate_track_mean": rate_mean, "probes": len(probes), "gallery": size,
             "gallery_tracks": len(mean_labels), "distractors": len(extra_labels),
             "chance": float((own / size).mean()),
-            "chance_track_mean": 1.0 / (len(mean_labels) + len(extra_labels))}
+            "chance_track_mean": 1.0 / (len(mean_labels) + len(extra_labels)),
+            "per_track": per_track}
 
 
 def identity_distance(samples: list) -> float | None:
