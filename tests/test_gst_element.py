@@ -208,9 +208,10 @@ def run_driver(env: dict[str, str], tmp_path: Path, pipeline: str) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
-@pytest.mark.parametrize("fmt", ["NV12", "BGRx"])
-def test_caps_timestamps_pass_through_and_every_buffer_carries_the_meta(gst_env, tmp_path, fmt):
-    pipeline = (f"videotestsrc num-buffers=10 pattern=smpte ! video/x-raw,format={fmt},width=320,height=240,"
+@pytest.mark.parametrize("fmt, width, height", [("NV12", 320, 240), ("BGRx", 320, 240),
+                                                ("RGB", 166, 98), ("I420", 165, 99)])  # padded rows, odd size
+def test_caps_timestamps_pass_through_and_every_buffer_carries_the_meta(gst_env, tmp_path, fmt, width, height):
+    pipeline = (f"videotestsrc num-buffers=10 pattern=smpte ! video/x-raw,format={fmt},width={width},height={height},"
                 f"framerate=25/1 ! identity name=before ! streamanon name=anon lookahead=3 salt=s3cret ! "
                 f"identity name=after ! fakesink name=sink")
     seen = run_driver(gst_env, tmp_path, pipeline)

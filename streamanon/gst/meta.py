@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from .. import PROJECT_UUID
-from ..errors import BackendUnavailableError
+from ..errors import StreamanonError
 
 CUSTOM_META = "StreamanonProvenanceMeta"
 """Name of the custom meta (``gst_buffer_get_custom_meta``); its structure field is ``json``."""
@@ -49,7 +49,8 @@ class _Libs:
             self.gst = ctypes.CDLL("libgstreamer-1.0.so.0")
             self.video = ctypes.CDLL("libgstvideo-1.0.so.0")
         except OSError as exc:
-            raise BackendUnavailableError("gstreamer", "gst", f"GStreamer libraries not found: {exc}") from None
+            raise StreamanonError(f"GStreamer libraries not found ({exc}); install GStreamer 1.22+ "
+                                  "(Debian: gstreamer1.0-plugins-base)") from None
         vp, cp = ctypes.c_void_p, ctypes.c_char_p
         self._sig(self.video.gst_buffer_add_video_sei_user_data_unregistered_meta, vp, [vp, cp, cp, ctypes.c_size_t])
         self._sig(self.video.gst_video_sei_user_data_unregistered_meta_api_get_type, ctypes.c_size_t, [])
