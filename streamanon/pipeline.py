@@ -73,7 +73,7 @@ class Anonymizer:
             measured = self.tracker.update(detections)
         with self.stats.clock("temporal"):
             # 4. A person coming back within the memory window gets their earlier identity.
-            measured = self.temporal.reassociate(frame, measured)
+            measured = self.temporal.reassociate(frame, measured, cut)
             # 5. Smooth each track's landmarks so the alignment and mask do not jitter.
             tracks = self.temporal.smooth_landmarks(frame, measured, cut)
         return FrameAnalysis(frame, tuple(detections), tracks, measured=measured, cut=cut)

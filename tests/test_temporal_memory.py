@@ -59,3 +59,32 @@ def test_identity_never_switches_inside_a_track(face_frames):
     seen, _ = run(face_frames[:20])
     seeds = {seed for frame in seen for _, seed in frame}
     assert len(seeds) == 1
+
+
+def test_no_identity_from_a_face_still_coasting_elsewhere_nor_when_ambiguous():
+    """On a plain scene every signature is alike: a new face far from a coasting track is not
+    that person; once the track has ended it may be, unless a live face looks alike too."""
+    from streamanon.temporal.config import TemporalConfig
+    from streamanon.temporal.memory import IdentityMemory
+    from streamanon.types import Track
+
+    image = np.full((360, 640, 3), 120, np.uint8)
+    image[:, :, 2] = 60
+
+    def t(tid, x, misses=0):
+        return Track(track_id=tid, box=(x, 100.0, x + 60.0, 160.0), seed=1000 + tid, age=5, misses=misses)
+
+    memory = IdentityMemory(TemporalConfig())
+    for i in range(12):
+        memory.update(image, (t(0, 50),), i / 30)
+    (a, b) = memory.update(image, (t(0, 50, misses=1), t(1, 450)), 12 / 30)
+    assert b.seed == 1001  # A is still coasting, far away: B is somebody else
+    memory.update(image, (t(1, 450),), 13 / 30)  # A has ended
+    (b, c) = memory.update(image, (t(1, 450), t(2, 250)), 14 / 30)
+    assert c.seed == 1002  # ambiguous: B (live) looks exactly like A did
+    memory2 = IdentityMemory(TemporalConfig())
+    for i in range(12):
+        memory2.update(image, (t(0, 50),), i / 30)
+    memory2.update(image, (), 12 / 30)
+    (c,) = memory2.update(image, (t(2, 250),), 13 / 30)
+    assert c.seed == 1000 and memory2.adoptions == [(2, 0)]  # A came back

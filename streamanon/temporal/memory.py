@@ -36,6 +36,12 @@ MIN_OBSERVATIONS = 3
 """Signature updates a track needs before it can be remembered."""
 GEOMETRY_WEIGHT = 0.5
 """Weight of the face-ratio distance next to the clothing and hair histogram distances."""
+AMBIGUITY_RATIO = 0.6
+"""A match must be this much closer than any other candidate or live track (ratio test):
+in a scene where everyone's signature looks alike (a dark audience) nobody is re-associated."""
+NEAR_COASTING = 1.5
+"""A track still coasting in the same shot may only pass its identity to a new track within
+this many face sizes of it (the detector lost and re-found the same face)."""
 # Mesh points for the ratios: eye corners, nose bridge and tip, mouth corners, face sides,
 # forehead top, chin, brow middles.
 _EYE_R, _EYE_L = (33, 133), (362, 263)
@@ -109,6 +115,9 @@ class _Remembered:
     seed: int
     signature: Signature
     lost_at: float
+    box: tuple[float, float, float, float]
+    present: bool = True
+    """Still coasting in the tracker, in the same shot: only a nearby new track may take it."""
 
 
 class IdentityMemory:
@@ -125,22 +134,26 @@ class IdentityMemory:
         self.adoptions: list[tuple[int, int]] = []
         """(new track id, earlier track id) for every re-association, for the report and tests."""
 
-    def update(self, image: np.ndarray, tracks: tuple[Track, ...], time: float | None) -> tuple[Track, ...]:
-        """``tracks`` with the seeds of returning people replaced by their earlier ones."""
+    def update(self, image: np.ndarray, tracks: tuple[Track, ...], time: float | None,
+               cut: bool = False) -> tuple[Track, ...]:
+        """``tracks`` with the seeds of returning people replaced by their earlier ones;
+        ``cut``: this frame starts a new shot (positions of earlier tracks mean nothing)."""
         now = time if time is not None else self._frames / self.fps
         self._frames += 1
         if self.window <= 0:
             return tuple(tracks)
         alive = {t.track_id for t in tracks if not t.coasting}
         present = {t.track_id for t in tracks}
-        self._remember_lost(alive, now)
+        self._remember_lost(alive, now, {t.track_id: t.box for t in tracks})
         self._lost = {k: v for k, v in self._lost.items() if now - v.lost_at <= self.window and k not in alive}
+        for k, entry in self._lost.items():
+            entry.present = entry.present and k in present and not cut
         out = []
         for t in tracks:
             if t.track_id not in self._seeds:  # a birth (tracks are present every frame they live)
                 sig = signature(image, t)
                 self._live[t.track_id] = sig
-                self._seeds[t.track_id] = self._adopt(t.track_id, sig, t.seed)
+                self._seeds[t.track_id] = self._adopt(t, sig)
             elif not t.coasting and self._frames % SIGNATURE_EVERY == 0:
                 self._live[t.track_id].merge(signature(image, t))
             seed = self._seeds[t.track_id]
@@ -151,20 +164,36 @@ class IdentityMemory:
                 self._live.pop(tid, None)
         return tuple(out)
 
-    def _remember_lost(self, alive: set[int], now: float) -> None:
+    def _remember_lost(self, alive: set[int], now: float, boxes: dict[int, tuple]) -> None:
         for tid, sig in self._live.items():
             if tid not in alive and tid not in self._lost and sig.count >= MIN_OBSERVATIONS:
-                self._lost[tid] = _Remembered(self._seeds[tid], dataclasses.replace(sig), now)
+                self._lost[tid] = _Remembered(self._seeds[tid], dataclasses.replace(sig), now,
+                                              boxes.get(tid, (0.0, 0.0, 1.0, 1.0)), tid in boxes)
 
-    def _adopt(self, track_id: int, sig: Signature, own_seed: int) -> int:
+    def _adopt(self, track: Track, sig: Signature) -> int:
+        """The seed for a new track: a remembered one that matches clearly, else its own."""
         shown = {self._seeds[t] for t in self._live if t in self._seeds and t not in self._lost}
-        best, best_d = None, self.threshold
+        distances = []
         for tid, entry in self._lost.items():
-            d = entry.signature.distance(sig)
-            if d < best_d and entry.seed not in shown:
-                best, best_d = tid, d
-        if best is None:
-            return own_seed
+            if entry.seed in shown or (entry.present and not _near(entry.box, track.box)):
+                continue
+            distances.append((entry.signature.distance(sig), tid))
+        # Live tracks (and ineligible entries) count as rivals in the ratio test.
+        rivals = [self._live[t].distance(sig) for t in self._live if t not in self._lost and t != track.track_id]
+        distances.sort()
+        if not distances or distances[0][0] >= self.threshold:
+            return track.seed
+        best_d, best = distances[0]
+        others = [d for d, _ in distances[1:]] + rivals
+        if others and best_d >= AMBIGUITY_RATIO * min(others):
+            return track.seed
         entry = self._lost.pop(best)
-        self.adoptions.append((track_id, best))
+        self.adoptions.append((track.track_id, best))
         return entry.seed
+
+
+def _near(a: tuple, b: tuple) -> bool:
+    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 1.0)
+    ca = ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2)
+    cb = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    return float(np.hypot(ca[0] - cb[0], ca[1] - cb[1])) <= NEAR_COASTING * size

@@ -50,11 +50,11 @@ class TemporalAnalyzer:
             self.cut_frames.append(frame.index)
         return cut
 
-    def reassociate(self, frame: VideoFrame, tracks: Sequence[Track]) -> tuple[Track, ...]:
+    def reassociate(self, frame: VideoFrame, tracks: Sequence[Track], cut: bool = False) -> tuple[Track, ...]:
         """Tracks whose seed is a returning person's earlier one, where that applies."""
         if not self.enabled:
             return tuple(tracks)
-        return self.memory.update(frame.image, tuple(tracks), frame.time)
+        return self.memory.update(frame.image, tuple(tracks), frame.time, cut)
 
     def smooth_landmarks(self, frame: VideoFrame, tracks: Sequence[Track], cut: bool) -> tuple[Track, ...]:
         if not self.enabled:
