@@ -102,8 +102,8 @@ def test_only_generated_pixels_are_mixed_in(slow_frames):
 
 
 def test_masks_never_uncover_a_fast_face(face_frames):
-    """Every other frame of the demo (a fast move and zoom): the steadied mask is at least the
-    per-frame mask's core (1 where it is 1) everywhere."""
+    """Every other frame of the demo (a fast move and zoom): the steadied mask is nowhere below
+    the per-frame mask (from the measured, unsmoothed mesh)."""
     config = TemporalConfig(mask_weight=0.95)  # as sluggish as allowed: the guard must hold
     an = Anonymizer(Config().override({"anonymizer.mode": "blur"}))
     renderer = TemporalRenderer(config, MaskConfig(), cover=True)
@@ -114,7 +114,7 @@ def test_masks_never_uncover_a_fast_face(face_frames):
         for crop, steady in zip(crops, renderer.steady_masks(crops, a.measured, a.cut)):
             (measured,) = [t for t in a.measured if t.track_id == crop.track_id]
             raw = region_mask(measured, crop.box, an.config.mask, cover=True)
-            assert (steady.mask >= np.clip(2 * raw - 1, 0, 1) - 0.03).all()  # resampling
+            assert (steady.mask >= raw - 0.03).all()  # (resampling)
             assert (steady.mask[raw >= 0.999] >= 0.98).all()
             checked += 1
     assert checked >= 12

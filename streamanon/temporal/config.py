@@ -53,7 +53,7 @@ class TemporalConfig:
     # -- masks and colour --------------------------------------------------------------
     mask_weight: float = 0.6
     """Weight of the previous mask (in the aligned frame) when still, 0..1. Higher: edges
-    crawl less but follow fast deformations later (never less than the per-frame face core)."""
+    crawl less but follow fast deformations later (never less than the per-frame mask)."""
     colour_weight: float = 0.85
     """Weight of the previous mean colour of a track's face. Higher: skin tone pulses less
     but follows lighting changes more slowly."""

@@ -2,8 +2,8 @@
 
 * :class:`MaskSmoother` blends a track's mask with its previous ones in the track's aligned
   frame (so a moving face does not smear its mask) with a weight that falls with motion.
-  The result is never below the per-frame mask's core (``guard``): smoothing can make an
-  edge calmer, never uncover a face the current frame's mask covers.
+  The result is never below the per-frame mask (``guard``): smoothing can make an edge
+  calmer (holding it out where the measured mesh jitters inward), never uncover anything.
 * :class:`ColourSmoother` keeps the mean colour of a track's generated face on a slow
   exponential average, so the skin tone does not pulse. ``cells`` does the same for a
   generator's colour conditions (the grid of mean colours it matches), if it wants to.
@@ -20,10 +20,9 @@ from .latent import blend_weight
 
 
 def guard(smoothed: np.ndarray, per_frame: np.ndarray) -> np.ndarray:
-    """``smoothed``, but at least the per-frame mask's core: 1 where the per-frame mask is 1,
-    falling to 0 where it is 0.5 (the outer half of its feathered edge may be smoothed away)."""
-    core = np.clip(2.0 * per_frame - 1.0, 0.0, 1.0)
-    return np.maximum(smoothed, core).astype(np.float32)
+    """``smoothed``, but nowhere below the per-frame mask: smoothing may only add cover, so no
+    pixel shows more of the original than per-frame processing would show."""
+    return np.maximum(smoothed, per_frame).astype(np.float32)
 
 
 class MaskSmoother:
