@@ -250,6 +250,8 @@ def test_live_sink_gets_held_frames_on_time_because_the_hold_is_reported_as_late
 
 @pytest.mark.parametrize("codec", ["h264", "h265"])
 def test_sei_inserter_writes_the_meta_into_the_encoded_stream(gst_env, astronaut_clip, tmp_path, codec):
+    import av
+
     from streamanon.provenance.verify import verify
 
     out = tmp_path / f"out_{codec}.mp4"
@@ -263,6 +265,9 @@ def test_sei_inserter_writes_the_meta_into_the_encoded_stream(gst_env, astronaut
     assert sum(r["faces"] for r in report.records) >= FRAMES - 2 and {r["mode"] for r in report.records} == {"pixelate"}
     sei_problems = [p for p in report.problems if not p.startswith("tag ")]
     assert sei_problems == [], "records match their frames' pts; one config digest"
+    with av.open(str(out)) as container:  # the provenance tags travel as the comment
+        comment = container.metadata.get("comment", "")
+    assert "ai_modified=true" in comment and f"streamanon_config={report.config_digest}" in comment
 
 
 def test_sei_inserter_refuses_unmarked_video_when_asked(gst_env, tmp_path):

@@ -104,6 +104,8 @@ class StreamanonFilter(GstBase.BaseTransform):
         self._ready: deque[Gst.Buffer] = deque()
         self.anonymizer = None
         self._digest = ""
+        self._mode = ""
+        self._tags_sent = False
         self._info: GstVideo.VideoInfo | None = None
         self._layout: RawLayout | None = None
         self._index = 0
@@ -164,6 +166,8 @@ class StreamanonFilter(GstBase.BaseTransform):
         self._held.clear()
         self._ready.clear()
         self._digest = config.digest()
+        self._mode = config.anonymizer.mode
+        self._tags_sent = False
         self._index = 0
         self._element_seconds = self._process_seconds = 0.0
         log.info("streamanon element started: mode %s, config %s", config.anonymizer.mode, self._digest)
@@ -262,6 +266,8 @@ class StreamanonFilter(GstBase.BaseTransform):
         from ..provenance.manifest import frame_payload
 
         out = []
+        if analyses and not self._tags_sent:
+            self._send_tags()
         for analysis in analyses:
             frame = analysis.frame
             held = self._held.pop(frame.index)
@@ -276,6 +282,20 @@ class StreamanonFilter(GstBase.BaseTransform):
             attach(buffer, frame_payload(record, frame.index, frame.pts, NANOSECONDS, self._digest))
             out.append(buffer)
         return out
+
+    def _send_tags(self) -> None:
+        """Global tags ahead of the first frame: the provenance tags ``streamanon run`` writes,
+        as a comment and the application name (muxers write these; they have no custom keys)."""
+        from ..io.metadata import provenance_tags
+
+        tags = provenance_tags(self._digest, self._mode)
+        taglist = Gst.TagList.new_empty()
+        taglist.set_scope(Gst.TagScope.GLOBAL)
+        taglist.add_value(Gst.TagMergeMode.REPLACE, Gst.TAG_APPLICATION_NAME, tags["ai_tool"])
+        comment = "; ".join([tags["comment"]] + [f"{k}={v}" for k, v in tags.items() if k != "comment"])
+        taglist.add_value(Gst.TagMergeMode.REPLACE, Gst.TAG_COMMENT, comment)
+        self._tags_sent = True
+        self.srcpad.push_event(Gst.Event.new_tag(taglist))
 
     def _fail(self, exc: Exception) -> Gst.FlowReturn:
         log.error("streamanon element: frame %d failed: %s", self._index, exc, exc_info=exc)
