@@ -78,7 +78,7 @@ def _pair(args: argparse.Namespace, evaluator) -> int:
         report.write_html(args.html, f"streamanon eval: {Path(args.anonymized).name}", [row], sheets, plots,
                           f"{figures['frames']} frames, {figures['sampled_frames']} sampled, "
                           f"{figures['faces']} faces in {figures['tracks']} tracks; detector {figures['detector']}; "
-                          f"{figures['distractors']['count']} distractors.")
+                          f"{figures['distractors']['count']} distractors.", tracks=figures["per_track"])
     print(f"{figures['frames']} frames, {figures['sampled_frames']} sampled (stride {args.stride}), "
           f"{figures['faces']} faces, {figures['tracks']} tracks, detector {figures['detector']}, "
           f"{figures['eval_seconds']:.1f} s")

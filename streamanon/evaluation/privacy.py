@@ -95,7 +95,10 @@ def reid_pooled(groups: list[tuple[str, list]], distractors: np.ndarray | None, 
     rate_mean = reid_rate(probes_arr, probe_labels, np.concatenate(means + extra), mean_labels + extra_labels)
     size = len(face_labels) + len(extra_labels)
     own = np.array([face_labels.count(lab) for lab in probe_labels], dtype=np.float64)
-    return {"reid_rate": rate, "reid_rate_track_mean": rate_mean, "probes": len(probes), "gallery": size,
+    identities = len(mean_labels) + len(extra_labels)
+    if identities < 2:
+        log.warning("re-ID gallery holds one identity and no distractors: re-ID is trivially 1")
+    return {"reid_rate": rate, "reid_rate_track_mean": rate_mean, "identities": identities, "probes": len(probes), "gallery": size,
             "gallery_tracks": len(mean_labels), "distractors": len(extra_labels),
             "chance": float((own / size).mean()),
             "chance_track_mean": 1.0 / (len(mean_labels) + len(extra_labels)),

@@ -201,7 +201,7 @@ def markdown_table(rows: list[dict], keys: tuple[str, ...] = TABLE_KEYS) -> str:
 
 
 def write_html(path: str | Path, title: str, rows: list[dict], sheets: dict[str, bytes],
-               plots: bytes | None, notes: str = "") -> None:
+               plots: bytes | None, notes: str = "", tracks: dict[str, dict] | None = None) -> None:
     header, body = table_rows(rows)
     parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:12px}"
@@ -213,6 +213,12 @@ def write_html(path: str | Path, title: str, rows: list[dict], sheets: dict[str,
              + "".join(f"<th>{html.escape(h)}<br><small>{BETTER.get(h, '')}</small></th>" for h in header)
              + "</tr>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in b) + "</tr>" for b in body)
              + "</table>"]
+    if tracks:
+        keys = list(dict.fromkeys(k for t in tracks.values() for k in t))
+        parts.append("<h2>Tracks</h2><table><tr><th>track</th>" + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+                     + "</tr>" + "".join(f"<tr><td>{html.escape(tid)}</td>" + "".join(f"<td>{_fmt(t.get(k))}</td>"
+                                                                                    for k in keys) + "</tr>"
+                                         for tid, t in tracks.items()) + "</table>")
     for name, png in sheets.items():
         parts.append(f"<h2>Contact sheet: {html.escape(name)}</h2>"
                      f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
