@@ -146,3 +146,29 @@ def test_yunet_and_dlib_agree_on_the_planted_copy(clips):
     s = yunet.evaluate(clips["original"], clips["solid"])["summary"]
     assert s["retention"] == 0.0 and s["leak_rate"] == 0.0
     assert np.isfinite(s["pose_error_deg"])
+
+
+def test_rotation_metadata_and_physical_rotation_compare_equal(clips, tmp_path):
+    """A copy stored upright with a display rotation and one stored rotated are the same video."""
+    import av
+
+    from streamanon.evaluation.matching import display_rgb, paired_frames
+
+    frames, fps = read_video(clips["original"])
+    meta = tmp_path / "rot_meta.mp4"
+    with av.open(str(meta), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.set_display_rotation(90)
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    physical = tmp_path / "rot_phys.mp4"
+    write_video(physical, [np.rot90(f, 1) for f in frames], fps)
+    pairs = list(paired_frames(meta, physical))
+    assert len(pairs) == len(frames)
+    a, b = display_rgb(pairs[5][1]), display_rgb(pairs[5][2])
+    assert a.shape == b.shape == (frames[0].shape[1], frames[0].shape[0], 3)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 4

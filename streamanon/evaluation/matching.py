@@ -130,6 +130,24 @@ def _frames(path: str | Path):
         yield from container.decode(video=0)
 
 
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns that bring a decoded frame to display orientation."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return int(round(rotation / 90.0)) % 4
+
+
+def display_rgb(frame) -> np.ndarray:
+    """RGB pixels of a decoded frame as displayed (display-matrix rotation applied), so that
+    a copy stored rotated and one stored upright with rotation metadata compare equal."""
+    image = frame.to_ndarray(format="rgb24")
+    turns = _quarter_turns(frame)
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _display_size(frame) -> tuple[int, int]:
+    return (frame.height, frame.width) if _quarter_turns(frame) % 2 else (frame.width, frame.height)
+
+
 def paired_frames(original: str | Path, anonymized: str | Path):
     """(index, original av.VideoFrame, anonymized av.VideoFrame); equal counts required."""
     a_iter, b_iter = _frames(original), _frames(anonymized)
@@ -140,9 +158,9 @@ def paired_frames(original: str | Path, anonymized: str | Path):
             rest = sum(1 for _ in a_iter)
             raise InputError(f"frame count: expected {index + 1 + rest} frames in {anonymized} "
                              f"(as in {original}), got {index}")
-        if (fa.width, fa.height) != (fb.width, fb.height):
-            raise InputError(f"frame size: expected {fa.width}x{fa.height} in {anonymized}, "
-                             f"got {fb.width}x{fb.height}")
+        if _display_size(fa) != _display_size(fb):
+            raise InputError("frame size: expected {}x{} in {}, got {}x{}".format(
+                *_display_size(fa), anonymized, *_display_size(fb)))
         yield index, fa, fb
         index += 1
     extra = sum(1 for _ in b_iter)
@@ -183,14 +201,14 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
         if max_frames is not None and index >= max_frames:
             continue
         if pending:  # frame t+1 of the last sampled frame: flicker
-            orig, anon = fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24")
+            orig, anon = display_rgb(fa), display_rgb(fb)
             for s, lm, chip_o, chip_a in pending:
                 s.change_orig = chip_change(chip_o, aligned_chip(orig, s.rect, lm, 64))
                 s.change_anon = chip_change(chip_a, aligned_chip(anon, s.rect, lm, 64))
             pending = []
         if index % stride:
             continue
-        orig, anon = fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24")
+        orig, anon = display_rgb(fa), display_rgb(fb)
         height, width = orig.shape[:2]
         if index not in cache:
             found = [f for f in detector.detect(orig) if f.size >= min_face]
