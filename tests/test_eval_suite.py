@@ -31,13 +31,16 @@ def test_suite_runs_modes_and_writes_one_table(tmp_path):
     clips = tmp_path / "clips"
     clips.mkdir()
     astronaut_clip(clips / "astronaut.mp4", frames=12)
-    modes = ("solid", "blur") + (("deface",) if (default_deface_venv() / "bin" / "deface").is_file() else ())
+    modes = ("none", "solid", "blur") + (("deface",) if (default_deface_venv() / "bin" / "deface").is_file() else ())
     evaluator = Evaluator(EvalSettings(stride=3, detector="dlib-hog", max_distractors=0))
     result = run_suite(clips, tmp_path / "out", evaluator, SuiteSettings(modes=modes))
     assert result["modes"] == list(modes)
     assert [(r["clip"], r["mode"]) for r in result["results"]] == [("astronaut", m) for m in modes]
     for row in result["results"]:
         s = row["summary"]
+        if row["mode"] == "none":  # the reference: the original itself
+            assert s["retention"] == 1.0 and s["leak_rate"] == 1.0 and s["identity_distance"] < 1e-3
+            continue
         assert s["retention"] == 0.0 and s["leak_rate"] == 0.0  # every mode hides the one clear face
         assert s["fps"] is not None and s["fps"] > 0
     assert set(result["by_mode"]) == set(modes)

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", default="runs/eval_suite",
                    help="suite output folder (default: %(default)s)")
     p.add_argument("--modes", default=None, help="suite modes, comma-separated "
-                   "(default: blur,pixelate,solid,synthetic,deface; unavailable ones are skipped)")
+                   "(default: none,blur,pixelate,solid,synthetic,deface; none = the original itself, the "
+                   "reference row; unavailable modes are skipped)")
     p.add_argument("--config", metavar="FILE.yaml", help="streamanon config for the suite's own modes")
     p.add_argument("--max-clips", type=int, help="suite: only the first N clips")
     p.add_argument("--no-reuse", action="store_true", help="suite: re-anonymize even if outputs exist")

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 OWN_MODES = ("blur", "pixelate", "solid", "synthetic")
-ALL_MODES = OWN_MODES + ("deface",)
+ALL_MODES = ("none",) + OWN_MODES + ("deface",)
+"""``none`` is the reference row: the original compared with itself (re-ID 1, leaks everywhere)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def available_modes(settings: SuiteSettings) -> tuple[list[str], dict[str, str]]
 
     ok, skipped = [], {}
     for mode in settings.modes:
+        if mode == "none":
+            ok.append(mode)
+            continue
         if mode == "deface":
             exe = Path(settings.deface_venv or default_deface_venv()) / "bin" / "deface"
             if exe.is_file():
@@ -126,7 +130,9 @@ def run_suite(folder: str | Path, out_dir: str | Path, evaluator: Evaluator,
             dst = out / "anonymized" / f"{clip.stem}.{mode}.mp4"
             run_json = dst.with_suffix(".run.json")
             try:
-                if settings.reuse and dst.is_file() and run_json.is_file():
+                if mode == "none":
+                    dst, run_report = clip, {"mode": "none"}
+                elif settings.reuse and dst.is_file() and run_json.is_file():
                     import json
 
                     run_report = json.loads(run_json.read_text())
