@@ -181,3 +181,15 @@ def test_json_and_table_output():
     assert data == {"a": 0.5, "b": None, "c": [0, 1]}
     table = markdown_table([{"clip": "x", "mode": "solid", "summary": {"reid_rate": 0.0, "retention": None}}])
     assert "| x | solid | 0.000 |" in table and "–" in table
+
+
+def test_collateral_counts_changes_away_from_faces_only():
+    image = _textured(240, 320)
+    rect = (40.0, 40.0, 100.0, 100.0)
+    near = image.copy()
+    near[40:100, 40:100] = 0  # the face itself: not collateral
+    assert quality.collateral(image, near, [rect]) == 0.0
+    far = near.copy()
+    far[120:240, 160:320] = 0  # a quarter of the frame covered where there is no face
+    assert quality.collateral(image, far, [rect]) == pytest.approx(0.25, abs=0.03)
+    assert quality.collateral(image, image, []) == 0.0

@@ -54,6 +54,7 @@ def test_untouched_copy_is_fully_reidentified_and_leaks_everywhere(results):
     assert s["pose_error_deg"] < 3.0
     assert 0.8 < s["flicker"] < 1.2 and s["id_stability"] == 1.0
     assert 0.8 < s["sharpness_ratio"] < 1.2
+    assert s["collateral"] < 0.01
     track = results["copy"]["per_track"]["0"]
     assert track["faces"] == 6 and track["leak_frames"] == 6 and track["retention"] == 1.0
 
@@ -65,6 +66,7 @@ def test_solid_cover_keeps_no_face_and_no_leak(results):
     assert s["flicker"] < 0.3  # a frozen black box changes less than the face did
     assert s["sharpness_ratio"] < 0.05
     assert s["seam_ratio"] > 1.0  # hard black border
+    assert s["collateral"] < 0.01  # the cover stays on the face
 
 
 def test_blur_is_between(results):

@@ -93,7 +93,7 @@ class Evaluator:
         priv = privacy.summarize(obs.faces, obs.sampled, self.distractors)
         util = utility.summarize(obs.faces, obs.width, obs.height)
         temp = temporal.summarize(obs.faces, s.threshold)
-        qual = quality.summarize(obs.faces)
+        qual = quality.summarize(obs.faces, obs.sampled)
         speed = speed_from_report(run_report)
         summary = {
             "reid_rate": priv["reid"]["reid_rate"],
@@ -107,6 +107,7 @@ class Evaluator:
             "id_switches": temp["id_switches"],
             "sharpness_ratio": qual["sharpness_ratio"],
             "seam_ratio": qual["seam_ratio"],
+            "collateral": qual["collateral"],
             "reid_rate_lbp": priv.get("reid_second", {}).get("reid_rate"),
             "fps": speed.get("fps"),
         }

@@ -61,6 +61,8 @@ class FrameSample:
     """Boxes of the faces in the anonymized frame that are the original person."""
     leak_tracks: list[int] = field(default_factory=list)
     """Track of the original face each leaking face overlaps."""
+    collateral: float = 0.0
+    """Share of the frame changed away from every evaluated face (see quality.collateral)."""
 
 
 @dataclass
@@ -228,7 +230,9 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
                 sample.chips = (aligned_chip(orig, sheet_rect, None, chip_size),
                                 aligned_chip(anon, sheet_rect, None, chip_size))
         faces += frame_faces
-        sampled.append(_leaks(index, anon, frame_faces, found_anon, model, match_iou, threshold))
+        frame_sample = _leaks(index, anon, frame_faces, found_anon, model, match_iou, threshold)
+        frame_sample.collateral = quality.collateral(orig, anon, [f.rect for f in found])
+        sampled.append(frame_sample)
         if frame_faces:
             thumbs.append((index, _thumb(orig), _thumb(anon)))
     if frames == 0:

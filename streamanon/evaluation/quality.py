@@ -9,6 +9,10 @@ Both are ratios to the original at the same pixels, so 1.0 always means "like th
   from the run is needed); the band is ``band`` x face size wide. 1.0: the border is as
   smooth as the original there; 2.0: edges twice as strong (a visible seam). Faces where
   nothing changed have no border, and no seam value.
+- **collateral** = share of the frame, outside every evaluated face (its square grown 2x),
+  where the anonymized frame differs from the original by more than ``threshold`` grey
+  levels: covers put where there is no face (false detections, stale tracks). Measured at
+  quarter resolution; 0 is ideal (codec noise stays far below the threshold).
 """
 
 from __future__ import annotations
@@ -85,7 +89,23 @@ def _gradient(image: np.ndarray) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy)
 
 
-def summarize(samples: list) -> dict:
+def collateral(original: np.ndarray, anonymized: np.ndarray, rects: list, threshold: float = 20.0,
+               grow: float = 2.0) -> float:
+    """Share of the frame outside the grown face squares that the anonymization changed."""
+    h, w = original.shape[:2]
+    f = 4 if min(h, w) >= 64 else 1
+    small = (max(1, w // f), max(1, h // f))
+    o = cv2.resize(original, small, interpolation=cv2.INTER_AREA)
+    a = cv2.resize(anonymized, small, interpolation=cv2.INTER_AREA)
+    changed = changed_mask(o, a, threshold)
+    outside = np.ones(changed.shape, bool)
+    for rect in rects:
+        x0, y0, x1, y1 = _region(original.shape, rect, grow)
+        outside[y0 // f:(y1 + f - 1) // f, x0 // f:(x1 + f - 1) // f] = False
+    return float((changed & outside).sum() / changed.size)
+
+
+def summarize(samples: list, frames: list | None = None) -> dict:
     """Clip figures from face samples carrying ``sharp_orig``, ``sharp_anon`` and ``seam``."""
     so = np.array([s.sharp_orig for s in samples], dtype=np.float64)
     sa = np.array([s.sharp_anon for s in samples], dtype=np.float64)
@@ -96,4 +116,6 @@ def summarize(samples: list) -> dict:
         "sharpness_anonymized": float(sa.mean()) if len(sa) else None,
         "seam_ratio": float(np.median(seams)) if len(seams) else None,
         "seam_faces": int(len(seams)),
+        "collateral": float(np.mean([f.collateral for f in frames])) if frames else None,
+        "collateral_max": float(np.max([f.collateral for f in frames])) if frames else None,
     }

@@ -18,14 +18,15 @@ from .matching import ClipObservations
 
 TABLE_KEYS = ("reid_rate", "reid_rate_lbp", "leak_rate", "identity_distance", "retention",
               "pose_error_deg", "expression_corr", "flicker", "id_stability", "id_switches",
-              "sharpness_ratio", "seam_ratio", "fps")
+              "sharpness_ratio", "seam_ratio", "collateral", "fps")
 PLOT_KEYS = ("reid_rate", "leak_rate", "identity_distance", "retention", "pose_error_deg",
-             "expression_corr", "flicker", "id_stability", "sharpness_ratio")
+             "expression_corr", "flicker", "id_stability", "sharpness_ratio", "collateral")
 RATE_KEYS = ("reid_rate", "reid_rate_lbp", "leak_rate", "retention", "id_stability")
 BETTER = {"reid_rate": "lower", "reid_rate_lbp": "lower", "leak_rate": "lower",
           "identity_distance": "higher", "retention": "higher", "pose_error_deg": "lower",
           "expression_corr": "higher", "flicker": "near 1", "id_stability": "higher",
-          "id_switches": "lower", "sharpness_ratio": "near 1", "seam_ratio": "near 1", "fps": "higher"}
+          "id_switches": "lower", "sharpness_ratio": "near 1", "seam_ratio": "near 1", "collateral": "lower",
+          "fps": "higher"}
 
 
 def to_jsonable(obj: Any) -> Any:
