@@ -193,3 +193,13 @@ def test_collateral_counts_changes_away_from_faces_only():
     far[120:240, 160:320] = 0  # a quarter of the frame covered where there is no face
     assert quality.collateral(image, far, [rect]) == pytest.approx(0.25, abs=0.03)
     assert quality.collateral(image, image, []) == 0.0
+
+
+def test_settings_are_validated():
+    from streamanon.errors import ConfigError
+    from streamanon.evaluation import EvalSettings
+
+    for bad in ({"stride": 0}, {"det_score": 1.5}, {"threshold": 0}, {"second_embedder": "arcface"},
+                {"max_distractors": -1}):
+        with pytest.raises(ConfigError):
+            EvalSettings(**bad)

@@ -52,6 +52,10 @@ class EvalSettings:
         check(self.second_embedder in (None, "lbp"), ConfigError, "second embedder", "lbp or none",
               self.second_embedder)
         check(0 < self.threshold < 2, ConfigError, "same-person threshold", "in (0, 2)", self.threshold)
+        check(0 < self.det_score < 1, ConfigError, "detector score threshold", "in (0, 1)", self.det_score)
+        check(self.min_face >= 1, ConfigError, "minimum face size", ">= 1", self.min_face)
+        check(self.max_distractors >= 0, ConfigError, "max distractors", ">= 0", self.max_distractors)
+        check(self.max_frames is None or self.max_frames >= 1, ConfigError, "max frames", ">= 1", self.max_frames)
 
 
 class Evaluator:
