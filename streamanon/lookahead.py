@@ -15,8 +15,10 @@ from .geometry import box_center_size, box_from_center
 from .pipeline import FrameAnalysis
 from .types import Track
 
-BACKFILL_GROWTH = 0.1
+BACKFILL_GROWTH = 0.03
 """Box growth per frame stepped back: the face may have moved before it was seen."""
+BACKFILL_MAX_GROWTH = 1.4
+"""Cap on that growth, so a large (or false) detection does not blank half the frame."""
 
 
 class Lookahead:
@@ -45,7 +47,7 @@ class Lookahead:
     def _backfill(self, born: Track) -> None:
         cx, cy, w, h = box_center_size(born.box)
         for steps, held in enumerate(reversed(self._held), start=1):
-            grow = 1.0 + BACKFILL_GROWTH * steps
+            grow = min(BACKFILL_MAX_GROWTH, 1.0 + BACKFILL_GROWTH * steps)
             box = box_from_center(cx, cy, w * grow, h * grow)
             if any(_overlaps(box, t.box) for t in held.tracks):
                 break  # that face was already covered there (e.g. a re-born track)

