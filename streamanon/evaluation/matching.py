@@ -132,6 +132,11 @@ def _frames(path: str | Path):
         yield from container.decode(video=0)
 
 
+PAD_TOLERANCE = 16
+"""Encoders such as imageio-ffmpeg (deface) pad frames to 16-pixel multiples; the extra
+right/bottom pixels of the anonymized copy are cropped away."""
+
+
 def _quarter_turns(frame) -> int:
     """Counter-clockwise quarter turns that bring a decoded frame to display orientation."""
     rotation = getattr(frame, "rotation", 0) or 0
@@ -144,6 +149,11 @@ def display_rgb(frame) -> np.ndarray:
     image = frame.to_ndarray(format="rgb24")
     turns = _quarter_turns(frame)
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _crop_to(image: np.ndarray, like: np.ndarray) -> np.ndarray:
+    h, w = like.shape[:2]
+    return image if image.shape[:2] == (h, w) else np.ascontiguousarray(image[:h, :w])
 
 
 def _display_size(frame) -> tuple[int, int]:
@@ -160,9 +170,12 @@ def paired_frames(original: str | Path, anonymized: str | Path):
             rest = sum(1 for _ in a_iter)
             raise InputError(f"frame count: expected {index + 1 + rest} frames in {anonymized} "
                              f"(as in {original}), got {index}")
-        if _display_size(fa) != _display_size(fb):
-            raise InputError("frame size: expected {}x{} in {}, got {}x{}".format(
-                *_display_size(fa), anonymized, *_display_size(fb)))
+        (wa, ha), (wb, hb) = _display_size(fa), _display_size(fb)
+        if not (0 <= wb - wa < PAD_TOLERANCE and 0 <= hb - ha < PAD_TOLERANCE):
+            raise InputError(f"frame size: expected {wa}x{ha} in {anonymized}, got {wb}x{hb}")
+        if index == 0 and (wb, hb) != (wa, ha):
+            log.warning("%s is padded to %dx%d (encoder macroblocks); comparing its top-left %dx%d",
+                        anonymized, wb, hb, wa, ha)
         yield index, fa, fb
         index += 1
     extra = sum(1 for _ in b_iter)
@@ -204,6 +217,7 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
             continue
         if pending:  # frame t+1 of the last sampled frame: flicker
             orig, anon = display_rgb(fa), display_rgb(fb)
+            anon = _crop_to(anon, orig)
             for s, lm, chip_o, chip_a in pending:
                 s.change_orig = chip_change(chip_o, aligned_chip(orig, s.rect, lm, 64))
                 s.change_anon = chip_change(chip_a, aligned_chip(anon, s.rect, lm, 64))
@@ -211,6 +225,7 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
         if index % stride:
             continue
         orig, anon = display_rgb(fa), display_rgb(fb)
+        anon = _crop_to(anon, orig)
         height, width = orig.shape[:2]
         if index not in cache:
             found = [f for f in detector.detect(orig) if f.size >= min_face]

@@ -89,7 +89,9 @@ def anonymize(clip: Path, dst: Path, mode: str, settings: SuiteSettings) -> dict
     if mode == "deface":
         exe = Path(settings.deface_venv or default_deface_venv()) / "bin" / "deface"
         start = time.perf_counter()
-        done = subprocess.run([str(exe), str(clip), "-o", str(dst)], capture_output=True, text=True)
+        # macro_block_size 1: keep the frame size (imageio-ffmpeg pads to 16 by default)
+        done = subprocess.run([str(exe), str(clip), "-o", str(dst), "--ffmpeg-config", '{"macro_block_size": 1}'],
+                              capture_output=True, text=True)
         wall = time.perf_counter() - start
         if done.returncode != 0 or not dst.is_file():
             raise InputError(f"deface failed on {clip}: {done.stderr.strip()[-300:]}")
