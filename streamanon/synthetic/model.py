@@ -31,11 +31,16 @@ class ModelConfig:
     attention_levels: tuple[int, ...] = (2,)
     """Indices of UNet levels with self-attention (0 is the highest resolution)."""
     norm_num_groups: int = 8
+    prediction: str = "x0"
+    """What the UNet outputs: ``x0`` (the clean face; robust when training is short) or
+    ``velocity``. Either way :meth:`FlowUNet.forward` returns the flow velocity."""
     cond_channels: int = field(default=NUM_CHANNELS)
 
     def __post_init__(self) -> None:
         if self.resolution % (self.unshuffle * 2 ** (len(self.block_out_channels) - 1)):
             raise ConfigError(f"model.resolution {self.resolution} must divide by unshuffle x 2^(levels-1)")
+        if self.prediction not in ("x0", "velocity"):
+            raise ConfigError(f"model.prediction: expected x0 or velocity, got {self.prediction!r}")
         if any(c % self.norm_num_groups for c in self.block_out_channels):
             raise ConfigError("model.block_out_channels must divide by norm_num_groups")
 
@@ -80,12 +85,21 @@ class FlowUNet(nn.Module):
         self.pack = nn.PixelUnshuffle(u) if u > 1 else nn.Identity()
         self.unpack = nn.PixelShuffle(u) if u > 1 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def raw(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The UNet's own output (x0 or velocity, per ``config.prediction``)."""
         h = self.pack(torch.cat([x, cond], 1))
-        t = t.reshape(-1).to(h.dtype) * 1000.0
-        if t.shape[0] == 1 and h.shape[0] > 1:
-            t = t.expand(h.shape[0])
-        return self.unpack(self.unet(h, t).sample)
+        steps = t.reshape(-1).to(h.dtype) * 1000.0
+        if steps.shape[0] == 1 and h.shape[0] > 1:
+            steps = steps.expand(h.shape[0])
+        return self.unpack(self.unet(h, steps).sample)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Flow velocity ``v = noise - x0`` at ``x_t``."""
+        out = self.raw(x, t, cond)
+        if self.config.prediction == "velocity":
+            return out
+        tt = t.reshape(-1, 1, 1, 1).to(out.dtype).clamp(min=1e-3)
+        return (x - out) / tt
 
 
 def count_parameters(model: nn.Module) -> int:

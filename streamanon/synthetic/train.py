@@ -42,7 +42,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     mask_loss_weight: float = 4.0
     """Extra loss weight inside the inpainting mask (surroundings are given, the face is not)."""
-    t_one_prob: float = 0.15
+    t_one_prob: float = 0.25
     """Share of samples trained at t = 1 exactly, the state a 1-step sampler starts from."""
     checkpoint_every: int = 200
     sample_every: int = 200
@@ -176,9 +176,10 @@ def train(cfg: RunConfig) -> Path:
         for g in opt.param_groups:
             g["lr"] = tc.lr * min(1.0, (step + 1) / max(1, tc.warmup))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.mixed_precision and device.type == "cuda"):
-            v = model(xt, t, c)
+            pred = model.raw(xt, t, c)
+        target = x0 if cfg.model.prediction == "x0" else noise - x0
         weight = 1.0 + tc.mask_loss_weight * c[:, -1:]
-        loss = ((v.float() - (noise - x0)) ** 2 * weight).mean() / (1.0 + tc.mask_loss_weight * c[:, -1:].mean())
+        loss = ((pred.float() - target) ** 2 * weight).mean() / (1.0 + tc.mask_loss_weight * c[:, -1:].mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
