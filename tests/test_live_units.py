@@ -153,7 +153,9 @@ def _feed(stream: RealtimeStream, frames: list[np.ndarray], fps: float, epoch: i
 
 
 def test_realtime_drops_or_repeats_but_never_sends_raw_and_fills_while_down(face_frames):
-    config = Config().override({"anonymizer.mode": "solid", "detector.full_range": False})
+    # cheap detection (short-range only) so the 120 ms delay below decides which frames are late
+    config = Config().override({"anonymizer.mode": "solid", "detector.full_range": False,
+                                "detector.centerface_every": 0})
     anonymizer = _SlowAnonymizer(config, delay_s=0.12)  # slower than the 25 fps input
     metrics = CameraMetrics("t")
     sink = _MemorySink()
