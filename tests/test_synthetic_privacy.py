@@ -37,8 +37,9 @@ def weights():
 
 
 def _with_new_face(crop: FaceCrop, face: np.ndarray) -> FaceCrop:
-    """The same crop with every face pixel (pipeline mask > 0.02, the cover's threshold) replaced."""
-    inner = crop.mask > 0.02
+    """The same crop with every face pixel replaced: the pipeline mask's core (>= 0.5) and the
+    mesh face oval (the mask is feathered outwards from the oval)."""
+    inner = crop.mask >= 0.5
     image = crop.image.copy()
     image[inner] = face[inner]
     return FaceCrop(crop.track_id, crop.seed, crop.box, image, crop.mask, crop.landmarks)

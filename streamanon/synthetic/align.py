@@ -95,7 +95,8 @@ def warp_to_canonical(image: np.ndarray, m: np.ndarray, resolution: int,
                           if m[0, 0] ** 2 + m[0, 1] ** 2 < 1 else cv2.INTER_LINEAR, borderMode=border)
 
 
-def warp_to_crop(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def warp_to_crop(image: np.ndarray, m: np.ndarray, size: tuple[int, int],
+                 border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
     """Warp a canonical-frame image back into a crop of ``size`` = (height, width)."""
     h, w = size
-    return cv2.warpAffine(image, invert(m), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, invert(m), (w, h), flags=cv2.INTER_LINEAR, borderMode=border)

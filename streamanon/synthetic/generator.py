@@ -23,6 +23,9 @@ from .sampler import EulerFlowSampler, identity_noise
 
 log = logging.getLogger(__name__)
 
+CORE = 0.5
+"""Pipeline mask level from which a pixel counts as face: never shown to the network."""
+
 
 @dataclass(frozen=True)
 class SyntheticConfig:
@@ -105,12 +108,13 @@ class SyntheticFaceGenerator:
         new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale)
         # The region to invent: original face, moved face and the pipeline's own mask, together.
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
-        pipeline_mask = align.warp_to_canonical((crop.mask > 0.02).astype(np.float32), m, r)
+        core = (crop.mask >= CORE).astype(np.float32)
+        pipeline_mask = align.warp_to_canonical(core, m, r, border=cv2.BORDER_CONSTANT)
         mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32))
         # Privacy: blank the face in *crop* pixels before any resampling, so interpolation at the
         # mask edge cannot carry inner-face pixels into the surroundings channels.
-        crop_mask = align.warp_to_crop(mask, m, crop.image.shape[:2])
-        crop_mask = cv2.dilate((crop_mask > 0.0).astype(np.uint8), np.ones((5, 5), np.uint8))
+        crop_mask = align.warp_to_crop(mask, m, crop.image.shape[:2], border=cv2.BORDER_CONSTANT)
+        crop_mask = cv2.dilate(((crop_mask > 0.0) | (core > 0)).astype(np.uint8), np.ones((5, 5), np.uint8))
         blanked = masked_surroundings(crop.image, crop_mask.astype(np.float32))
         surroundings = masked_surroundings(align.warp_to_canonical(blanked, m, r), mask)
         # Low-frequency colour: the only use of inner-face pixels, reduced to grid x grid cells.
@@ -147,11 +151,15 @@ class SyntheticFaceGenerator:
             face = face.clip(0, 255).astype(np.uint8)
             h, w = crop.image.shape[:2]
             m = prepared.matrices[row]
-            image = align.warp_to_crop(face, m, (h, w))
             feather = max(1.0, 0.02 * self.res)
             soft = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(feather))),
                                     (0, 0), feather)
-            blend = np.maximum(align.warp_to_crop(soft, m, (h, w)), crop.mask).astype(np.float32)
+            soft = align.warp_to_crop(soft, m, (h, w), border=cv2.BORDER_CONSTANT)[..., None]
+            # New pixels where the face was invented, the crop's own pixels elsewhere: blending
+            # with the pipeline's (wider, feathered) mask then changes nothing outside ours.
+            generated = align.warp_to_crop(face, m, (h, w)).astype(np.float32)
+            image = (soft * generated + (1 - soft) * crop.image).round().clip(0, 255).astype(np.uint8)
+            blend = np.maximum(soft[..., 0], crop.mask).astype(np.float32)
             patches[i] = FacePatch(crop.track_id, crop.box, image, np.clip(blend, 0, 1))
         for i, reason in prepared.skipped.items():
             log.debug("face %d covered: %s", i, reason)

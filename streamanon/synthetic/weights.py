@@ -61,6 +61,7 @@ def save_weights(path: Path, model_config: ModelConfig, state: dict, shape: Shap
     tensors.update(shape.tensors())
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={"format": "streamanon-face-flow-1"})
+    path.chmod(0o644)  # safetensors writes 0600; the package must be readable by all
     digest = sha256_file(path)
     sidecar = {"file": path.name, "sha256": digest, "bytes": path.stat().st_size,
                "model": model_config.to_dict(), **info}
