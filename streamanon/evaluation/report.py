@@ -166,6 +166,9 @@ def metric_plots(rows: list[dict]) -> bytes:
         ax.set_title(f"{key} ({BETTER.get(key, '')} is better)", fontsize=9)
         if key in RATE_KEYS:
             ax.set_ylim(0, 1.05)
+        if BETTER.get(key) == "near 1":  # ratios span decades (noise flickers 10x): log scale
+            ax.set_yscale("symlog", linthresh=0.1)
+            ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set_xticks(x)
         ax.set_xticklabels([c[:14] for c in clips], rotation=30, ha="right", fontsize=7)
         ax.grid(axis="y", alpha=0.3)
