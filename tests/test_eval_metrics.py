@@ -203,3 +203,21 @@ def test_settings_are_validated():
                 {"max_distractors": -1}):
         with pytest.raises(ConfigError):
             EvalSettings(**bad)
+
+
+def test_speed_is_read_from_the_run_report(tmp_path):
+    import json as _json
+
+    from streamanon.errors import InputError
+    from streamanon.evaluation import speed_from_report
+
+    run = {"fps": 12.5, "mode": "blur", "frames_out": 100, "stage_ms_per_frame": {"detect": 40.0},
+           "fallback_events": {"coasting": 3}, "faces_per_frame": [1] * 100}
+    path = tmp_path / "run.json"
+    path.write_text(_json.dumps(run))
+    speed = speed_from_report(path)
+    assert speed["fps"] == 12.5 and speed["stage_ms_per_frame"] == {"detect": 40.0}
+    assert speed["fallback_events"] == {"coasting": 3} and "faces_per_frame" not in speed
+    assert speed_from_report(None) == {}
+    with pytest.raises(InputError):
+        speed_from_report(tmp_path / "missing.json")
