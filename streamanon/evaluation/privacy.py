@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -135,16 +137,46 @@ def default_distractor_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "faces" / "utkface_crop_part1"
 
 
+def cache_dir() -> Path:
+    """``$STREAMANON_CACHE`` or ``~/.cache/streamanon`` (distractor embeddings, never committed)."""
+    env = os.environ.get("STREAMANON_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "streamanon"
+
+
 def load_distractors(folder: str | Path | None, detector, model, second=None,
                      limit: int = 200) -> dict:
     """Embeddings of up to ``limit`` face images from ``folder`` (spread evenly over the
-    sorted names), one face each (the largest the detector finds; skipped if none)."""
+    sorted names), one face each (the largest the detector finds; skipped if none).
+    Cached per (files, detector, attackers) under :func:`cache_dir`."""
     path = Path(folder) if folder else default_distractor_dir()
     if not path.is_dir() or limit <= 0:
         return {"emb": None, "emb2": None, "count": 0, "source": None}
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) > limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, limit).astype(int)]
+    key = hashlib.sha1("|".join([str(path.resolve()), detector.name, model.name,
+                                 second.name if second else "-"] +
+                                [f"{f.name}:{f.stat().st_size}" for f in files]).encode()).hexdigest()[:16]
+    cached = cache_dir() / f"distractors-{key}.npz"
+    if cached.is_file():
+        with np.load(cached) as data:
+            emb, emb2 = data["emb"], data["emb2"] if "emb2" in data.files else None
+        return {"emb": emb if len(emb) else None, "emb2": emb2, "count": len(emb), "source": str(path)}
+    result = _embed_distractors(files, detector, model, second)
+    result["source"] = str(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"emb": result["emb"] if result["emb"] is not None else np.zeros((0, 128), np.float32)}
+        if result["emb2"] is not None:
+            arrays["emb2"] = result["emb2"]
+        np.savez(cached, **arrays)
+    except OSError as exc:
+        log.info("distractor cache not written (%s)", exc)
+    log.info("distractors: %d faces from %s", result["count"], path)
+    return result
+
+
+def _embed_distractors(files: list[Path], detector, model, second) -> dict:
     emb, emb2 = [], []
     for f in files:
         bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
@@ -159,6 +191,5 @@ def load_distractors(folder: str | Path | None, detector, model, second=None,
         emb.append(model.embed(image, face.rect, lm))
         if second is not None:
             emb2.append(second.embed(image, face.rect, lm))
-    log.info("distractors: %d faces from %s", len(emb), path)
     return {"emb": np.stack(emb) if emb else None, "emb2": np.stack(emb2) if emb2 else None,
-            "count": len(emb), "source": str(path)}
+            "count": len(emb)}
