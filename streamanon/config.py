@@ -21,6 +21,13 @@ Mode = Literal["synthetic", "blur", "pixelate", "solid"]
 BASELINE_MODES = ("blur", "pixelate", "solid")
 
 
+def fallback_kind(anonymizer: "AnonymizerConfig") -> str:
+    """The fail-closed cover actually used: ``auto`` resolves by mode."""
+    if anonymizer.fallback != "auto":
+        return anonymizer.fallback
+    return "solid" if anonymizer.mode == "solid" else "blur"
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """MediaPipe face detection and mesh."""
@@ -89,12 +96,14 @@ class AnonymizerConfig:
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
-    fallback: Literal["solid", "blur"] = "blur"
-    """Fail-closed cover used when anything goes wrong for a face."""
+    fallback: Literal["auto", "solid", "blur"] = "auto"
+    """Fail-closed cover used when anything goes wrong for a face (or it coasts): ``auto`` is
+    solid in solid mode and a heavy blur otherwise."""
     blur_strength: float = 0.5
     """Gaussian sigma as a fraction of the face size (blur mode)."""
-    pixel_blocks: int = 8
-    """Blocks across the face (pixelate mode)."""
+    pixel_blocks: int = 6
+    """Blocks across the face (pixelate mode). At 8, small faces stayed recognizable to the
+    eval's attacker on crowd_walk_1080p (leak rate 0.095)."""
     solid_color: tuple[int, int, int] = (0, 0, 0)
     timeout_ms: float = 0.0
     """Per-batch generator time limit; a slower batch is covered (0: no limit)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import BASELINE_MODES, Config
+from .config import BASELINE_MODES, Config, fallback_kind
 from .crop import cut_faces
 from .detect import FaceDetector
 from .failsafe import FailsafePolicy, generate_or_cover
@@ -53,7 +53,7 @@ class Anonymizer:
         self.tracker = FaceTracker(config.tracker, IdentitySeeder(self.salt, config.identity.stream))
         self.generator = generator if generator is not None else create_generator(config.anonymizer)
         a = config.anonymizer
-        self.policy = FailsafePolicy(kind=a.fallback, color=a.solid_color, timeout_ms=a.timeout_ms)
+        self.policy = FailsafePolicy(kind=fallback_kind(a), color=a.solid_color, timeout_ms=a.timeout_ms)
         self.covering = a.mode in BASELINE_MODES
         self.temporal = TemporalAnalyzer(config.temporal)
         self.steady = TemporalRenderer(config.temporal, config.mask, cover=self.covering)

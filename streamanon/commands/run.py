@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("torch", "onnx", "tensorrt"), help="generator backend (synthetic mode)")
     p.add_argument("--degree", type=float, help="anonymization degree (synthetic mode)")
     p.add_argument("--salt", help="fix the identity salt (same salt: same synthetic identities)")
-    p.add_argument("--fallback", choices=("solid", "blur"), help="fail-closed cover")
+    p.add_argument("--fallback", choices=("auto", "solid", "blur"), help="fail-closed cover")
     p.add_argument("--codec", choices=("h264", "h265"), help="video codec of the output")
     p.add_argument("--crf", type=int, help="encoder quality (lower is better, larger)")
     p.add_argument("--preset", help="encoder preset (e.g. ultrafast, veryfast, medium)")

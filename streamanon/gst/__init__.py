@@ -16,6 +16,8 @@ from pathlib import Path
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
 """The folder for ``GST_PLUGIN_PATH`` (the loader looks in its ``python/`` subfolder)."""
 ELEMENTS = ("streamanon", "streamanonsei")
+SYSTEM_PYTHON_DIRS = ("/usr/lib/python3/dist-packages",)
+"""Where Debian installs PyGObject (gi) and the Gst overrides for its Python 3."""
 
 
 def python_path() -> list[str]:
@@ -25,6 +27,12 @@ def python_path() -> list[str]:
     for key in ("purelib", "platlib"):
         if scheme[key] not in paths:
             paths.append(scheme[key])
+    # The loader's embedded Python finds its prefix through `python3` on PATH: with a venv
+    # activated, that is the venv's, whose sys.path lacks the system folder where Debian's
+    # python3-gi and python3-gst-1.0 live ("pygobject initialization failed"). Name it.
+    for system in SYSTEM_PYTHON_DIRS:
+        if Path(system, "gi").is_dir() and system not in paths:
+            paths.append(system)
     return paths
 
 

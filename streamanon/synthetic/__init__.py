@@ -17,6 +17,7 @@ __all__ = ["SyntheticConfig", "SyntheticFaceGenerator", "create_synthetic_genera
 def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticConfig | None = None):
     """The synthetic generator for ``config`` (mode, degree, backend, device, fallback)."""
     from .backends import create_backend
+    from ..config import fallback_kind
     from .weights import load_weights
 
     synthetic = synthetic or SyntheticConfig()
@@ -24,4 +25,4 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
     backend = create_backend(config.backend, weights, device=config.device, precision=synthetic.precision,
                              engine_dir=synthetic.engine_dir, max_batch=synthetic.max_batch)
     return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
-                                  fallback=config.fallback)
+                                  fallback=fallback_kind(config))
