@@ -138,16 +138,22 @@ def main() -> int:
     parser.add_argument("--budget-ms", type=float, default=300.0)
     parser.add_argument("--clip", type=Path, default=CLIP)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "live.json")
+    parser.add_argument("--keep", type=Path, help="keep the received streams in this folder (to look at them)")
     args = parser.parse_args()
     if not args.clip.exists():
         print(f"bench_live: {args.clip} not found (needs ../shared)", file=sys.stderr)
         return 1
     modes = args.modes.split(",")
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_live_", dir=args.keep) as tmp:
         for mode in modes[:1] if args.soak else modes:
             print(f"== {mode} ({args.soak or args.seconds:.0f} s)", file=sys.stderr)
             results.append(run_mode(mode, args.soak or args.seconds, args.budget_ms, Path(tmp), args.clip))
+            if args.keep:
+                for received in Path(tmp).glob("received_*"):
+                    received.replace(args.keep / received.name)
     print(f"\n{'mode':<10} {'in fps':>7} {'out fps':>8} {'proc fps':>9} {'p50 ms':>7} {'p99 ms':>7} {'dropped':>8} "
           f"{'repeated':>9} {'late':>5} {'anon fps':>9} {'rss +MB':>8} {'raw faces':>10}")
     for r in results:
