@@ -24,6 +24,7 @@ import numpy as np
 
 from ..types import FaceCrop, FacePatch
 from .config import TemporalConfig
+from .pertrack import PerTrackState
 
 
 def blend_weight(max_weight: float, motion: float, scale: float) -> float:
@@ -55,7 +56,7 @@ class LatentSmoother(Protocol):
         ...
 
 
-class TrackLatentSmoother:
+class TrackLatentSmoother(PerTrackState):
     """:class:`LatentSmoother` for flow samplers (``EulerFlowSampler.sample(start=, start_time=)``).
 
     ``warm_start`` mixes the previous frame's face with the track's own noise at time ``s``:
@@ -64,24 +65,12 @@ class TrackLatentSmoother:
     noise, a fresh face) as motion grows, so fast changes are not held back.
     """
 
+    _STORES = ("_previous", "_landmarks")
+
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, np.ndarray] = {}
         self._landmarks: dict[int, np.ndarray] = {}
-
-    def reset(self, track_ids: Sequence[int] | None = None) -> None:
-        """Forget every track (scene cut) or the given ones (births, fallback covers)."""
-        if track_ids is None:
-            self._previous.clear()
-            self._landmarks.clear()
-        for tid in track_ids or ():
-            self._previous.pop(tid, None)
-            self._landmarks.pop(tid, None)
-
-    def keep_only(self, track_ids: Sequence[int]) -> None:
-        keep = set(track_ids)
-        self._previous = {k: v for k, v in self._previous.items() if k in keep}
-        self._landmarks = {k: v for k, v in self._landmarks.items() if k in keep}
 
     def motion(self, track_id: int, aligned_landmarks: np.ndarray | None, size: float) -> float:
         """:func:`aligned_motion` since this track's last call; remembers the landmarks."""
@@ -109,25 +98,17 @@ class TrackLatentSmoother:
         return out
 
 
-class FaceBlender:
+class FaceBlender(PerTrackState):
     """Output blending for any generator, in each track's aligned frame (see :mod:`.aligned`).
 
     Only pixels the previous patch generated (its mask) are mixed in, never pixels a generator
     may have copied from the input around the face."""
 
+    _STORES = ("_previous",)
+
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def reset(self, track_ids: Sequence[int] | None = None) -> None:
-        if track_ids is None:
-            self._previous.clear()
-        for tid in track_ids or ():
-            self._previous.pop(tid, None)
-
-    def keep_only(self, track_ids: Sequence[int]) -> None:
-        keep = set(track_ids)
-        self._previous = {k: v for k, v in self._previous.items() if k in keep}
 
     def step(self, track_id: int, face: np.ndarray, mask: np.ndarray, motion: float) -> np.ndarray:
         """Change to add to ``face`` (float32, aligned frame) so it follows the track's past."""

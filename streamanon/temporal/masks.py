@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 
 from .config import TemporalConfig
+from .pertrack import PerTrackState
 from .latent import blend_weight
 
 
@@ -25,22 +25,14 @@ def guard(smoothed: np.ndarray, per_frame: np.ndarray) -> np.ndarray:
     return np.maximum(smoothed, per_frame).astype(np.float32)
 
 
-class MaskSmoother:
+class MaskSmoother(PerTrackState):
     """Exponential average of masks in the aligned frame, per track."""
+
+    _STORES = ("_previous",)
 
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, np.ndarray] = {}
-
-    def reset(self, track_ids: Sequence[int] | None = None) -> None:
-        if track_ids is None:
-            self._previous.clear()
-        for tid in track_ids or ():
-            self._previous.pop(tid, None)
-
-    def keep_only(self, track_ids: Sequence[int]) -> None:
-        keep = set(track_ids)
-        self._previous = {k: v for k, v in self._previous.items() if k in keep}
 
     def step(self, track_id: int, aligned_mask: np.ndarray, motion: float) -> np.ndarray:
         """Change to add to ``aligned_mask`` (aligned frame) to follow the track's past masks."""
@@ -53,26 +45,15 @@ class MaskSmoother:
         return delta
 
 
-class ColourSmoother:
+class ColourSmoother(PerTrackState):
     """Slow average of each track's mean face colour (RGB)."""
+
+    _STORES = ("_mean", "_cells")
 
     def __init__(self, config: TemporalConfig) -> None:
         self.weight = config.colour_weight
         self._mean: dict[int, np.ndarray] = {}
         self._cells: dict[int, np.ndarray] = {}
-
-    def reset(self, track_ids: Sequence[int] | None = None) -> None:
-        if track_ids is None:
-            self._mean.clear()
-            self._cells.clear()
-        for tid in track_ids or ():
-            self._mean.pop(tid, None)
-            self._cells.pop(tid, None)
-
-    def keep_only(self, track_ids: Sequence[int]) -> None:
-        keep = set(track_ids)
-        self._mean = {k: v for k, v in self._mean.items() if k in keep}
-        self._cells = {k: v for k, v in self._cells.items() if k in keep}
 
     def step(self, track_id: int, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """RGB shift (3,) that brings the face's mean colour (under ``mask``) to the average."""
