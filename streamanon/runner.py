@@ -52,12 +52,14 @@ class StagedRunner:
                     return
             self._put(decoded, _END)
 
+        analyze = self._stage(decoded, analyzed, lambda frame: (self.anonymizer.analyze(frame),))
+        # Analyses are rendered as they leave the lookahead window (back-filled covers included).
+        render = self._stage(analyzed, rendered, lambda a: self._render(self.lookahead.push(a)),
+                             lambda: self._render(self.lookahead.flush()))
         threads = [
             threading.Thread(target=self._guard(decode, decoded), name="streamanon-decode", daemon=True),
-            threading.Thread(target=self._guard(self._map(decoded, analyzed, self.anonymizer.analyze), analyzed),
-                             name="streamanon-analyze", daemon=True),
-            threading.Thread(target=self._guard(self._render_loop(analyzed, rendered), rendered),
-                             name="streamanon-render", daemon=True),
+            threading.Thread(target=self._guard(analyze, analyzed), name="streamanon-analyze", daemon=True),
+            threading.Thread(target=self._guard(render, rendered), name="streamanon-render", daemon=True),
         ]
         for t in threads:
             t.start()
@@ -78,37 +80,28 @@ class StagedRunner:
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _map(self, src: queue.Queue, dst: queue.Queue, fn: Callable) -> Callable[[], None]:
+    def _stage(self, src: queue.Queue, dst: queue.Queue, step: Callable[[object], Iterable],
+               finish: Callable[[], Iterable] = tuple) -> Callable[[], None]:
+        """A worker loop: each item from ``src`` becomes zero or more items for ``dst``
+        (``step``); at the end of the stream ``finish`` adds the last ones. Failures pass on."""
         def loop() -> None:
             while True:
                 item = self._get(src)
                 if item is None:
                     return
-                if item is _END or isinstance(item, _Failure):
+                if isinstance(item, _Failure):
                     self._put(dst, item)
                     return
-                if not self._put(dst, fn(item)):
+                for out in (finish() if item is _END else step(item)):
+                    if not self._put(dst, out):
+                        return
+                if item is _END:
+                    self._put(dst, _END)
                     return
         return loop
 
-    def _render_loop(self, src: queue.Queue, dst: queue.Queue) -> Callable[[], None]:
-        """Render analyses as they leave the lookahead window (back-filled covers included)."""
-        def loop() -> None:
-            while True:
-                item = self._get(src)
-                if item is None:
-                    return
-                if item is _END or isinstance(item, _Failure):
-                    ready = self.lookahead.flush() if item is _END else []
-                else:
-                    ready = self.lookahead.push(item)
-                for analysis in ready:
-                    if not self._put(dst, self.anonymizer.render(analysis)):
-                        return
-                if item is _END or isinstance(item, _Failure):
-                    self._put(dst, item)
-                    return
-        return loop
+    def _render(self, analyses: Iterable) -> list:
+        return [self.anonymizer.render(a) for a in analyses]
 
     def _guard(self, fn: Callable[[], None], out: queue.Queue) -> Callable[[], None]:
         def run() -> None:
