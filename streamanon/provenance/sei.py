@@ -138,27 +138,28 @@ def iter_nals(packet: bytes, size: int | None) -> Iterator[bytes]:
         i += length
 
 
+def _read_ff_coded(rbsp: bytes, i: int) -> tuple[int, int] | None:
+    """An SEI payload type or size (0xFF bytes add 255 each, then a last byte) read at ``i``:
+    (value, next index), or None when the message is cut short."""
+    value = 0
+    while i < len(rbsp) and rbsp[i] == 0xFF:
+        value += 255
+        i += 1
+    if i >= len(rbsp):
+        return None
+    return value + rbsp[i], i + 1
+
+
 def _sei_messages(rbsp: bytes) -> Iterator[tuple[int, bytes]]:
     i = 0
     while i < len(rbsp) and not (rbsp[i] == 0x80 and i == len(rbsp) - 1):
-        kind = 0
-        while i < len(rbsp) and rbsp[i] == 0xFF:
-            kind += 255
-            i += 1
-        if i >= len(rbsp):
+        kind = _read_ff_coded(rbsp, i)
+        size = None if kind is None else _read_ff_coded(rbsp, kind[1])
+        if kind is None or size is None:
             return
-        kind += rbsp[i]
-        i += 1
-        size = 0
-        while i < len(rbsp) and rbsp[i] == 0xFF:
-            size += 255
-            i += 1
-        if i >= len(rbsp):
-            return
-        size += rbsp[i]
-        i += 1
-        yield kind, rbsp[i:i + size]
-        i += size
+        i = size[1]
+        yield kind[0], rbsp[i:i + size[0]]
+        i += size[0]
 
 
 def read_records(codec: str, packet: bytes, size: int | None) -> list[dict[str, Any]]:
