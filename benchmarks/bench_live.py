@@ -46,8 +46,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_mode(mode: str, seconds: float, budget_ms: float, workdir: Path, clip: Path) -> dict:
-    from streamanon.config import Config
+def run_mode(mode: str, seconds: float, budget_ms: float, workdir: Path, clip: Path,
+             config_path: Path | None = None) -> dict:
+    from streamanon.live.config import live_pipeline_config
     from streamanon.live.config import CameraConfig, LiveConfig, MetricsConfig, OutputConfig, RealtimeConfig, SourceConfig
     from streamanon.live.multi import LiveSession
 
@@ -65,7 +66,7 @@ def run_mode(mode: str, seconds: float, budget_ms: float, workdir: Path, clip: P
                                             output=OutputConfig(url=dst)),),
                       realtime=RealtimeConfig(latency_budget_ms=budget_ms),
                       metrics=MetricsConfig(interval_s=10.0, window_s=max(10.0, seconds)))
-    config = Config().override({"anonymizer.mode": mode})
+    config = live_pipeline_config(config_path, {"anonymizer.mode": mode})
     lines: list[str] = []
     try:
         session = LiveSession(live, config, on_line=lambda s: (lines.append(s), print("   ", s, file=sys.stderr)))
@@ -138,6 +139,7 @@ def main() -> int:
     parser.add_argument("--budget-ms", type=float, default=300.0)
     parser.add_argument("--clip", type=Path, default=CLIP)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "live.json")
+    parser.add_argument("--config", type=Path, help="streamanon YAML config (default: the live defaults)")
     parser.add_argument("--keep", type=Path, help="keep the received streams in this folder (to look at them)")
     args = parser.parse_args()
     if not args.clip.exists():
@@ -150,7 +152,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_live_", dir=args.keep) as tmp:
         for mode in modes[:1] if args.soak else modes:
             print(f"== {mode} ({args.soak or args.seconds:.0f} s)", file=sys.stderr)
-            results.append(run_mode(mode, args.soak or args.seconds, args.budget_ms, Path(tmp), args.clip))
+            results.append(run_mode(mode, args.soak or args.seconds, args.budget_ms, Path(tmp), args.clip, args.config))
             if args.keep:
                 for received in Path(tmp).glob("received_*"):
                     received.replace(args.keep / received.name)

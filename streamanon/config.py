@@ -56,7 +56,9 @@ class DetectorConfig:
     nms_iou: float = 0.3
     """Overlap above which two detections of the different models are the same face."""
     mesh: bool = True
-    """Run the face mesh on each detected face (landmarks for masks and the generator)."""
+    """Run the face mesh on each detected face (landmarks for tight masks). Covering modes
+    only: synthetic mode always runs it (the generator draws from it). Off, masks come from
+    the detector box, generously."""
     mesh_min_size: int = 24
     """Faces smaller than this (pixels) get no mesh; their mask comes from the box."""
 
@@ -194,6 +196,16 @@ class Config:
         return from_dict(Config, data)
 
 
+def _layered(base: dict[str, Any], data: Any) -> Any:
+    """``data`` over ``base``, mapping by mapping (anything else in ``data`` replaces)."""
+    if not isinstance(data, dict):
+        return data
+    merged = dict(base)
+    for key, value in data.items():
+        merged[key] = _layered(base[key], value) if isinstance(base.get(key), dict) else value
+    return merged
+
+
 def from_dict(cls: type, data: Any, where: str = "") -> Any:
     """Build dataclass ``cls`` from plain data, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
@@ -254,11 +266,13 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Defaults, then the YAML file (if any), then dotted ``overrides`` (CLI flags)."""
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                base: Config | None = None) -> Config:
+    """Defaults (``base``, else :class:`Config`'s), then the YAML file (if any, key by key over
+    them), then dotted ``overrides`` (CLI flags)."""
     import yaml
 
-    config = Config()
+    config = base or Config()
     if path is not None:
         p = Path(path)
         try:
@@ -269,7 +283,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"config {p} is not valid YAML: {exc}") from None
-        config = from_dict(Config, data, where=p.name)
+        config = from_dict(Config, _layered(config.to_dict(), data), where=p.name)
     if overrides:
         config = config.override({k: v for k, v in overrides.items() if v is not None})
     return config

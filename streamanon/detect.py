@@ -22,6 +22,8 @@ MESH_CROP_SCALE = 1.7
 """Side of the square crop the mesh runs on, relative to the detection's larger side."""
 HINT_SCALE = 2.5
 """Side of the square searched around a tracker hint, relative to its larger side."""
+HINT_FOUND_IOU = 0.4
+"""A tracker hint overlapping a whole-frame detection this much is that face, found again."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,16 @@ class FaceDetector:
         found: list[_Raw] = []
         if self._short is not None:
             found += _run_detector(self._short, image, 0, 0, self.config.min_score)
-            for hint in hints:
+        if self._full is not None:
+            found += _run_detector(self._full, image, 0, 0, self.config.min_score)
+        if self._short is not None:
+            # a tracked face the whole-frame pass found again needs no close search
+            for hint in (b for b in hints if all(box_iou(b, r.box) < HINT_FOUND_IOU for r in found)):
                 x0, y0, x1, y1 = square_region(hint, HINT_SCALE, w, h)
                 if min(x1 - x0, y1 - y0) >= 16:
                     found += _run_detector(self._short, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
                                         self.config.min_score)
         if self._full is not None:
-            found += _run_detector(self._full, image, 0, 0, self.config.min_score)
             tiles = _tiles(w, h, self.config.tile_size)
             for x0, y0, x1, y1 in self._next_tiles(tiles):
                 found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,

@@ -10,7 +10,7 @@ ids, identity seeds, generator) belongs to this one stream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import BASELINE_MODES, Config, fallback_kind
 from .crop import cut_faces
@@ -49,7 +49,9 @@ class Anonymizer:
         self.config = config
         self.salt = config.identity.salt or new_salt()
         self.stats = stats or StreamStats()
-        self.detector = FaceDetector(config.detector, rotation=rotation)
+        needs_mesh = config.anonymizer.mode not in BASELINE_MODES  # the generator draws from the mesh
+        detector = replace(config.detector, mesh=True) if needs_mesh else config.detector
+        self.detector = FaceDetector(detector, rotation=rotation)
         self.tracker = FaceTracker(config.tracker, IdentitySeeder(self.salt, config.identity.stream))
         self.generator = generator if generator is not None else create_generator(config.anonymizer)
         a = config.anonymizer

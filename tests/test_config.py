@@ -56,3 +56,20 @@ def test_digest_ignores_salt_but_not_settings():
     c = load_config(overrides={"anonymizer.mode": "solid"})
     assert a.digest() == b.digest()
     assert a.digest() != c.digest()
+
+
+def test_yaml_layers_key_by_key_over_a_base(tmp_path):
+    from streamanon.live.config import LIVE_DEFAULTS, live_pipeline_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("detector:\n  tiles_per_frame: 2\nanonymizer:\n  mode: solid\n")
+    base = Config().override({"detector.centerface_every": 7, "detector.mesh": False})
+    config = load_config(path, {"detector.min_score": 0.6}, base=base)
+    assert (config.detector.tiles_per_frame, config.detector.centerface_every, config.detector.mesh,
+            config.detector.min_score, config.anonymizer.mode) == (2, 7, False, 0.6, "solid")
+    live = live_pipeline_config(None)
+    assert all(live.override({k: v}) == live for k, v in LIVE_DEFAULTS.items())
+    assert live_pipeline_config(path).detector.tiles_per_frame == 2  # the file wins over live defaults
+    path.write_text("detector:\n  tile_count: 2\n")
+    with pytest.raises(ConfigError, match="tile_count"):
+        load_config(path, base=base)

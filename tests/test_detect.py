@@ -66,3 +66,25 @@ def test_rotated_video_detects_in_upright_view(astronaut, rotation):
     sy, sx = np.argwhere(np.rot90(marker, k=-k))[0]
     assert _inside((sx, sy), faces[0].box, margin=4)
     assert _inside(faces[0].landmarks.mean(axis=0), faces[0].box)
+
+
+def test_tracker_hint_searched_only_where_the_whole_frame_found_nothing(astronaut, monkeypatch):
+    """A hint on a face the whole-frame pass found costs no extra run; an empty spot is searched."""
+    import streamanon.detect as detect
+
+    calls: list[tuple[int, int]] = []
+    real = detect._run_detector
+
+    def counting(graph, image, ox, oy, min_score):
+        calls.append(image.shape[:2])
+        return real(graph, image, ox, oy, min_score)
+
+    monkeypatch.setattr(detect, "_run_detector", counting)
+    det = FaceDetector(DetectorConfig(tile_size=0, centerface_every=0, mesh=False))
+    face = det.detect(astronaut)[0]
+    calls.clear()
+    again = det.detect(astronaut, hints=[face.box])
+    assert len(calls) == 2 and len(again) == 1  # short and full range on the whole frame only
+    calls.clear()
+    det.detect(astronaut, hints=[(400.0, 380.0, 460.0, 440.0)])  # where no face is
+    assert len(calls) == 3 and calls[-1][0] < astronaut.shape[0]  # plus the close search there

@@ -189,6 +189,37 @@ def test_realtime_drops_or_repeats_but_never_sends_raw_and_fills_while_down(face
     assert not [t for t in threading.enumerate() if t.name.startswith("streamanon-live")]
 
 
+class _SpikyAnonymizer(Anonymizer):
+    """The real anonymizer whose analysis is slow on every 5th frame (a second detector's turn)."""
+
+    def analyze(self, frame):
+        if frame.index % 5 == 4:
+            time.sleep(0.09)
+        return super().analyze(frame)
+
+
+@pytest.mark.parametrize("queue", [1, 3])
+def test_input_queue_absorbs_a_slow_frame_without_dropping(face_frames, queue):
+    config = Config().override({"anonymizer.mode": "solid", "detector.full_range": False,
+                                "detector.centerface_every": 0, "detector.mesh": False})
+    anonymizer = _SpikyAnonymizer(config)
+    metrics = CameraMetrics("t")
+    sink = _MemorySink()
+    stream = RealtimeStream("t", anonymizer, lambda size, fps: sink,
+                            RealtimeConfig(latency_budget_ms=400, input_queue=queue), metrics)
+    stream.start()
+    _feed(stream, [f.copy() for f in face_frames[:30]], fps=25)  # a 90 ms frame every 200 ms
+    time.sleep(0.5)
+    stream.stop()
+    anonymizer.close()
+    snap = metrics.snapshot()
+    assert snap["processed"] + snap["repeated"] == 30
+    if queue == 1:  # newest frame wins: each slow frame costs the one that arrived meanwhile
+        assert snap["dropped"] >= 3
+    else:
+        assert snap["dropped"] == 0 and snap["processed"] == 30
+
+
 def test_metrics_json_and_prometheus(tmp_path):
     m = CameraMetrics("door")
     m.frame_in()

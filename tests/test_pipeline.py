@@ -157,3 +157,14 @@ def test_lookahead_backfills_frames_before_a_late_detection(face_frames):
             assert frame.image[cy - 8:cy + 8, cx - 8:cx + 8].max() == 0
             checked += 1
     assert checked >= 2
+
+
+def test_synthetic_mode_always_runs_the_mesh_cover_modes_may_skip_it():
+    from streamanon.pipeline import Anonymizer
+
+    off = Config().override({"detector.mesh": False})
+    synthetic = Anonymizer(off.override({"anonymizer.mode": "synthetic"}))
+    blur = Anonymizer(off.override({"anonymizer.mode": "blur"}))
+    assert synthetic.detector.config.mesh is True and blur.detector.config.mesh is False
+    synthetic.close()
+    blur.close()

@@ -31,16 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..config import load_config
     from ..errors import ConfigError
     from ..live.command import run_live
-    from ..live.config import load_live_config
+    from ..live.config import live_pipeline_config, load_live_config
 
     overrides = {"anonymizer.mode": args.mode}
     if "://" in args.src or args.dst:
         if not args.dst:
             raise ConfigError("live URL: expected -o DST with a stream URL")
-        return run_live(args, load_config(args.config, overrides))
+        return run_live(args, live_pipeline_config(args.config, overrides))
     live = load_live_config(args.src)
     live = replace(live, metrics=replace(
         live.metrics,
@@ -49,4 +48,4 @@ def main(args: argparse.Namespace) -> int:
         prometheus_port=args.metrics_port or live.metrics.prometheus_port))
     if args.latency_ms is not None:
         live = replace(live, realtime=replace(live.realtime, latency_budget_ms=args.latency_ms))
-    return run_live(args, load_config(args.config or live.pipeline, overrides), live)
+    return run_live(args, live_pipeline_config(args.config or live.pipeline, overrides), live)

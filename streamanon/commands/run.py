@@ -45,11 +45,12 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..report import write_report
 
-    config = load_config(args.config, overrides_from_args(args))
     if "://" in args.src:
         from ..live.command import run_live  # live streams: RTSP/RTMP/SRT/HTTP
+        from ..live.config import live_pipeline_config
 
-        return run_live(args, config)
+        return run_live(args, live_pipeline_config(args.config, overrides_from_args(args)))
+    config = load_config(args.config, overrides_from_args(args))
     src, dst = Path(args.src), Path(args.dst)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")

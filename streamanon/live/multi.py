@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..config import Config, load_config
+from ..config import Config
 from ..errors import GeneratorError, StreamError
 from ..generators import FaceGenerator, create_generator
 from ..pipeline import Anonymizer
 from ..types import FaceCrop, FacePatch
-from .config import CameraConfig, LiveConfig
+from .config import CameraConfig, LiveConfig, live_pipeline_config
 from .metrics import BoundedStats, CameraMetrics, MetricsReporter
 from .realtime import RealtimeStream
 from .sink import Encoding, open_sink
@@ -164,7 +164,7 @@ class LiveSession:
                  on_line: Callable[[str], None] | None = None,
                  generator_factory: Callable[[Config], FaceGenerator] | None = None) -> None:
         if config is None:
-            config = load_config(live.pipeline)
+            config = live_pipeline_config(live.pipeline)
         self.live = live
         self.shared: dict[object, SharedGenerator] = {}
         self.cameras: list[_Camera] = []

@@ -6,8 +6,11 @@ Four threads per camera::
         \\--- one output slot per input frame -----------------------> emit -> sink
 
 1. Every decoded frame opens an output *slot* with a deadline: arrival + latency budget.
-2. The analyze thread always takes the newest waiting frame; a frame replaced before it
-   was taken is *dropped* (its slot will repeat a picture).
+2. Decoded frames wait for the analyze thread in a short queue (``input_queue`` frames), which
+   absorbs the occasional slow frame (a second detector's turn) without losing any. The
+   analyzer takes the oldest waiting frame, but skips frames that have already spent half the
+   budget waiting while newer ones wait; a full queue loses its oldest frame. A frame that is
+   never analyzed is *dropped* (its slot will repeat a picture).
 3. The emit thread fills slots in order: with the slot's anonymized frame when it is
    ready, else, at the deadline (or as soon as it is known never to come), with a
    *repeat* of the latest anonymized picture (black before the first one). An anonymized
@@ -117,7 +120,7 @@ class RealtimeStream:
         self.sink: Sink | None = None
         self._stop = threading.Event()
         self._cv = threading.Condition()
-        self._mailbox: Arrival | None = None
+        self._waiting: deque[Arrival] = deque()
         self._mail_cv = threading.Condition()
         self._analyzed: queue.Queue = queue.Queue(1)
         self._slots: deque[_Slot] = deque()
@@ -160,7 +163,7 @@ class RealtimeStream:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    # -- 1. input: one slot per frame, newest frame to the analyzer ----------------------------
+    # -- 1. input: one slot per frame, a short queue to the analyzer ---------------------------
 
     def on_frame(self, arrival: Arrival) -> None:
         self.metrics.frame_in()
@@ -177,12 +180,29 @@ class RealtimeStream:
                 self.metrics.add("dropped")
             self._cv.notify_all()
         with self._mail_cv:
-            replaced = self._mailbox
-            self._mailbox = arrival
+            self._waiting.append(arrival)
+            overflow = [self._waiting.popleft() for _ in range(len(self._waiting) - self.config.input_queue)]
             self._mail_cv.notify_all()
-        if replaced is not None:
+        self._drop(overflow)
+
+    def _drop(self, arrivals: list[Arrival]) -> None:
+        for old in arrivals:
             self.metrics.add("dropped")
-            self._mark_skipped(replaced.seq)
+            self._mark_skipped(old.seq)
+
+    def _next_arrival(self) -> Arrival | None:
+        """The oldest waiting frame that is still fresh (frames that waited half the budget
+        are skipped while newer ones wait), or None after a poll interval."""
+        with self._mail_cv:
+            if not self._waiting:
+                self._mail_cv.wait(_POLL_S)
+            stale = []
+            now = time.monotonic()
+            while len(self._waiting) > 1 and now - self._waiting[0].arrived > 0.5 * self.budget_s:
+                stale.append(self._waiting.popleft())
+            arrival = self._waiting.popleft() if self._waiting else None
+        self._drop(stale)
+        return arrival
 
     def _mark_skipped(self, seq: int) -> None:
         with self._cv:
@@ -194,10 +214,7 @@ class RealtimeStream:
 
     def _analyze_loop(self) -> None:
         while not self._stop.is_set():
-            with self._mail_cv:
-                if self._mailbox is None:
-                    self._mail_cv.wait(_POLL_S)
-                arrival, self._mailbox = self._mailbox, None
+            arrival = self._next_arrival()
             if arrival is None:
                 continue
             frame = VideoFrame(image=arrival.image, index=arrival.seq)
