@@ -254,3 +254,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_rate_stays_right_when_the_window_holds_more_samples_than_are_kept():
+    from collections import deque
+
+    from streamanon.live.metrics import _rate
+
+    times = deque((i / 30 for i in range(600 * 30)), maxlen=4096)  # 10 minutes at 30 fps
+    assert _rate(times, since=0.0, now=600.0, started=0.0) == pytest.approx(30.0, rel=0.01)
+    short = deque((i / 30 for i in range(300)), maxlen=4096)
+    assert _rate(short, since=0.0, now=10.0, started=0.0) == pytest.approx(30.0, rel=0.01)
+    assert _rate(short, since=5.0, now=10.0, started=0.0) == pytest.approx(30.0, rel=0.02)

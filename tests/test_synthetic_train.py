@@ -54,3 +54,15 @@ def test_unknown_training_keys_are_rejected(tmp_path):
     cfg.write_text("model: {width: 3}\n")
     with pytest.raises(ConfigError, match="width"):
         load_run_config(cfg)
+
+
+def test_cosine_schedule_warms_up_then_falls_to_the_final_rate():
+    from streamanon.synthetic.train import TrainConfig, learning_rate
+
+    tc = TrainConfig(lr=1e-3, warmup=10, steps=110, schedule="cosine", lr_final=0.05)
+    rates = [learning_rate(tc, s) for s in range(110)]
+    assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
+    assert all(b <= a for a, b in zip(rates[10:], rates[11:]))  # falls monotonically after warm-up
+    assert rates[60] == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-6)  # half way
+    assert learning_rate(tc, 110) == pytest.approx(5e-5)
+    assert learning_rate(TrainConfig(lr=1e-3, warmup=10, steps=110), 100) == 1e-3  # constant

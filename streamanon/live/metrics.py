@@ -106,7 +106,11 @@ def _percentiles(values: np.ndarray) -> tuple[float | None, float | None]:
 
 def _rate(times: deque, since: float, now: float, started: float) -> float:
     recent = [t for t in times if t >= since]
-    span = min(now - since, now - started)
+    start = max(since, started)
+    if len(times) == times.maxlen and times[0] > start:
+        # the window holds more samples than are kept: count from the oldest one kept
+        return (len(recent) - 1) / (now - times[0]) if now > times[0] else 0.0
+    span = now - start
     return len(recent) / span if span > 0 else 0.0
 
 

@@ -63,6 +63,23 @@ class PreparedBatch:
     skipped: dict[int, str] = field(default_factory=dict)        # crop index -> reason
 
 
+EDGE_MARGIN = 0.04
+"""The invented region stays this far (fraction of the frame) inside the canonical frame, so
+its feathered edge lies where the network drew pixels: the new face never ends in a hard line
+at the frame border (the forehead top, on close faces). Beyond it the crop keeps its pixels:
+hairline, above the mesh's forehead point and the generator's own raised mask."""
+
+
+DEBLOCK_SIGMA = 0.0
+
+
+def _interior(resolution: int, margin: float) -> np.ndarray:
+    inside = np.zeros((resolution, resolution), np.float32)
+    m = int(np.ceil(margin))
+    inside[m:resolution - m, m:resolution - m] = 1.0
+    return inside
+
+
 class SyntheticFaceGenerator:
     name = "synthetic"
 
@@ -110,7 +127,7 @@ class SyntheticFaceGenerator:
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)
         pipeline_mask = align.warp_to_canonical(core, m, r, border=cv2.BORDER_CONSTANT)
-        mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32))
+        mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32)) * _interior(r, EDGE_MARGIN * r)
         # Privacy: blank the face in *crop* pixels before any resampling, so interpolation at the
         # mask edge cannot carry inner-face pixels into the surroundings channels.
         crop_mask = align.warp_to_crop(mask, m, crop.image.shape[:2], border=cv2.BORDER_CONSTANT)
@@ -148,6 +165,8 @@ class SyntheticFaceGenerator:
             if self.config.colour_match:
                 diff = prepared.cells[row] - lowfreq_cells(face, mask, self.grid)
                 face = face + upsample_cells(diff, self.res) * mask[..., None]
+            if DEBLOCK_SIGMA > 0:
+                face = cv2.GaussianBlur(face, (0, 0), DEBLOCK_SIGMA)
             face = face.clip(0, 255).astype(np.uint8)
             h, w = crop.image.shape[:2]
             m = prepared.matrices[row]

@@ -12,9 +12,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -39,6 +41,10 @@ class TrainConfig:
     lr: float = 2e-4
     weight_decay: float = 0.0
     warmup: int = 100
+    schedule: Literal["constant", "cosine"] = "constant"
+    """Learning rate after warm-up: constant, or cosine down to ``lr_final`` x lr at ``steps``
+    (a resumed run with more ``steps`` continues the curve from where it stands)."""
+    lr_final: float = 0.05
     ema_decay: float = 0.999
     mask_loss_weight: float = 4.0
     """Extra loss weight inside the inpainting mask (surroundings are given, the face is not)."""
@@ -54,6 +60,15 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool = False
     """bf16 autocast on CUDA."""
+
+
+def learning_rate(tc: TrainConfig, step: int) -> float:
+    """Warm-up, then the configured schedule."""
+    warm = min(1.0, (step + 1) / max(1, tc.warmup))
+    if tc.schedule == "constant" or step < tc.warmup:
+        return tc.lr * warm
+    progress = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
+    return tc.lr * (tc.lr_final + (1 - tc.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 @dataclass(frozen=True)
@@ -174,7 +189,7 @@ def train(cfg: RunConfig) -> Path:
         t = torch.where(torch.rand(b, generator=gen) < tc.t_one_prob, torch.ones_like(t), t).to(device)
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
         for g in opt.param_groups:
-            g["lr"] = tc.lr * min(1.0, (step + 1) / max(1, tc.warmup))
+            g["lr"] = learning_rate(tc, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.mixed_precision and device.type == "cuda"):
             pred = model.raw(xt, t, c)
         target = x0 if cfg.model.prediction == "x0" else noise - x0
