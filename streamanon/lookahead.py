@@ -39,6 +39,10 @@ class Lookahead:
             out.append(self._held.popleft())
         return out
 
+    def release(self, count: int) -> list[FrameAnalysis]:
+        """The oldest ``count`` held analyses, before the window is full (a deadline is near)."""
+        return [self._held.popleft() for _ in range(min(count, len(self._held)))]
+
     def flush(self) -> list[FrameAnalysis]:
         out = list(self._held)
         self._held.clear()

@@ -266,3 +266,30 @@ def test_rate_stays_right_when_the_window_holds_more_samples_than_are_kept():
     short = deque((i / 30 for i in range(300)), maxlen=4096)
     assert _rate(short, since=0.0, now=10.0, started=0.0) == pytest.approx(30.0, rel=0.01)
     assert _rate(short, since=5.0, now=10.0, started=0.0) == pytest.approx(30.0, rel=0.02)
+
+
+def test_lookahead_covers_a_face_in_frames_before_it_was_first_found(face_frames):
+    """Frames without a detectable face, then the face: held frames get a back-filled cover."""
+    config = Config().override({"anonymizer.mode": "solid", "detector.centerface_every": 0,
+                                "detector.mesh": False})
+    face = face_frames[0]
+    hidden = face.copy()
+    hidden[::2] = 0  # every other row black: no detector finds the face, its pixels still there
+    frames = [hidden.copy() for _ in range(3)] + [f.copy() for f in face_frames[:6]]
+    results = {}
+    for lookahead in (0, 2):
+        anonymizer = Anonymizer(config)
+        metrics = CameraMetrics("t")
+        sink = _MemorySink()
+        stream = RealtimeStream("t", anonymizer, lambda size, fps: sink,
+                                RealtimeConfig(latency_budget_ms=1000, lookahead_frames=lookahead), metrics)
+        stream.start()
+        _feed(stream, [f.copy() for f in frames], fps=15)
+        time.sleep(1.0)
+        stream.stop()
+        anonymizer.close()
+        assert metrics.snapshot()["processed"] == len(frames)
+        results[lookahead] = [image for image, _ in sink.frames[:len(frames)]]
+    changed = [[not np.array_equal(out, src) for out, src in zip(results[k], frames)] for k in (0, 2)]
+    assert changed[0][:3] == [False, False, False] and all(changed[0][3:])  # covered from its first find
+    assert changed[1][1:3] == [True, True] and all(changed[1][3:])  # and two frames before it

@@ -91,6 +91,10 @@ class RealtimeConfig:
     """No frame for this long: the output keeps running on its own clock (filler frames)."""
     default_fps: float = 30.0
     """Output rate while the input is down, when the input does not state its rate."""
+    lookahead_frames: int = 0
+    """Analyzed frames held before rendering, so a face first found in a later frame is
+    covered back in these too (as files do over 12 frames). Each held frame adds one frame
+    interval of latency; a frame is never held past half the budget. 0: off."""
     input_queue: int = 3
     """Decoded frames that may wait for the analyzer. A few absorb one slow frame without a
     drop; more only add latency (frames that waited half the budget are skipped anyway)."""
@@ -100,6 +104,7 @@ class RealtimeConfig:
         check(self.input_loss_ms > 0, ConfigError, "realtime input_loss_ms", "> 0", self.input_loss_ms)
         check(self.default_fps > 0, ConfigError, "realtime default_fps", "> 0", self.default_fps)
         check(self.input_queue >= 1, ConfigError, "realtime input_queue", ">= 1", self.input_queue)
+        check(self.lookahead_frames >= 0, ConfigError, "realtime lookahead_frames", ">= 0", self.lookahead_frames)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ Four threads per camera::
    analyzer takes the oldest waiting frame, but skips frames that have already spent half the
    budget waiting while newer ones wait; a full queue loses its oldest frame. A frame that is
    never analyzed is *dropped* (its slot will repeat a picture).
+   With ``lookahead_frames`` the render thread holds that many analyses (never past half
+   the budget), so a face first found in a later frame is covered back in them too.
 3. The emit thread fills slots in order: with the slot's anonymized frame when it is
    ready, else, at the deadline (or as soon as it is known never to come), with a
    *repeat* of the latest anonymized picture (black before the first one). An anonymized
@@ -37,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..lookahead import Lookahead
 from ..pipeline import Anonymizer
 from ..types import FrameRecord, VideoFrame
 from .config import RealtimeConfig
@@ -232,18 +235,30 @@ class RealtimeStream:
                     continue
 
     def _render_loop(self) -> None:
+        held = Lookahead(self.config.lookahead_frames)
+        arrivals: deque[Arrival] = deque()
+        hold_s = 0.5 * self.budget_s
         while not self._stop.is_set():
+            wait = _POLL_S if not arrivals else min(_POLL_S, arrivals[0].arrived + hold_s - time.monotonic())
             try:
-                arrival, analysis = self._analyzed.get(timeout=_POLL_S)
+                arrival, analysis = self._analyzed.get(timeout=wait) if wait > 0 else self._analyzed.get_nowait()
+                arrivals.append(arrival)
+                ready = held.push(analysis)
             except queue.Empty:
-                continue
-            try:
-                frame, record = self.anonymizer.render(analysis)
-            except Exception:  # fail closed as above
-                log.exception("%s: rendering of frame %d failed", self.name, arrival.seq)
-                self._mark_skipped(arrival.seq)
-                continue
-            self._deliver(_Picture(frame.image, record, arrival.arrived, arrival.seq))
+                ready = []
+            if not ready and arrivals and time.monotonic() - arrivals[0].arrived >= hold_s:
+                ready = held.release(1)  # its slot's deadline comes before more frames do
+            for analysis in ready:
+                self._render(arrivals.popleft(), analysis)
+
+    def _render(self, arrival: Arrival, analysis) -> None:
+        try:
+            frame, record = self.anonymizer.render(analysis)
+        except Exception:  # fail closed as above
+            log.exception("%s: rendering of frame %d failed", self.name, arrival.seq)
+            self._mark_skipped(arrival.seq)
+            return
+        self._deliver(_Picture(frame.image, record, arrival.arrived, arrival.seq))
 
     def _deliver(self, picture: _Picture) -> None:
         with self._cv:
