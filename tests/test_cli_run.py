@@ -6,10 +6,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from media import make_clip, read_pts, audio_duration

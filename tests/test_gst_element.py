@@ -272,7 +272,7 @@ def test_sei_inserter_writes_the_meta_into_the_encoded_stream(gst_env, astronaut
 
 def test_sei_inserter_refuses_unmarked_video_when_asked(gst_env, tmp_path):
     result = launch(gst_env, "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! x264enc ! "
-                             f"streamanonsei require-meta=true ! fakesink")
+                             "streamanonsei require-meta=true ! fakesink")
     assert result.returncode != 0 and "carries no streamanon meta" in result.stdout + result.stderr
 
 

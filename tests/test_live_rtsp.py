@@ -28,7 +28,7 @@ from streamanon.live.multi import LiveSession
 from streamanon.live.sink import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "streamanon" / "live" / "rtsp_test_server.py"
+SERVER = ROOT / "scripts" / "rtsp_test_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 MAGENTA = (255, 0, 255)
 SIZE = (320, 240)

@@ -7,7 +7,6 @@ import pytest
 
 pytest.importorskip("torch")
 
-from streamanon.synthetic.backends import create_backend  # noqa: E402
 from streamanon.synthetic.conditions import CHANNELS, lowfreq_cells, upsample_cells  # noqa: E402
 from streamanon.synthetic.generator import SyntheticFaceGenerator  # noqa: E402
 from streamanon.synthetic.testing import synthetic_crop, tiny_weights  # noqa: E402

@@ -1,7 +1,6 @@
 """One-Euro landmark smoothing: still faces stop jittering, fast turns do not lag."""
 
 import numpy as np
-import pytest
 
 from streamanon.temporal.config import TemporalConfig
 from streamanon.temporal.landmarks import LandmarkSmoother, OneEuroFilter

@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..errors import ConfigError
-    from ..live.command import run_live
+    from .live_session import run_live
     from ..live.config import live_pipeline_config, load_live_config
 
     overrides = {"anonymizer.mode": args.mode}

@@ -3,7 +3,7 @@
 Standalone script for Debian's ``/usr/bin/python3`` (GStreamer RTSP server via python3-gi);
 it imports nothing from streamanon, so the venv does not need PyGObject::
 
-    /usr/bin/python3 streamanon/live/rtsp_test_server.py --port 8554 --path /cam \\
+    /usr/bin/python3 scripts/rtsp_test_server.py --port 8554 --path /cam \\
         --frames 'frames/%04d.jpg' --fps 30 [--seconds 60]
 
 Frames ``0000.jpg``, ``0001.jpg``... loop forever (``multifilesrc loop=true``) at ``--fps``.

@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 
 from ..config import Config
-from .config import LiveConfig, MetricsConfig, RealtimeConfig, SourceConfig, single_camera
+from ..live.config import LiveConfig, MetricsConfig, RealtimeConfig, SourceConfig, single_camera
 
 
 def live_config_from_args(args: argparse.Namespace) -> LiveConfig:
@@ -41,7 +41,7 @@ def live_config_from_args(args: argparse.Namespace) -> LiveConfig:
 
 def run_live(args: argparse.Namespace, config: Config, live: LiveConfig | None = None) -> int:
     from ..report import write_report
-    from .multi import LiveSession
+    from ..live.multi import LiveSession
 
     live = live or live_config_from_args(args)
     quiet = bool(getattr(args, "quiet", False))
