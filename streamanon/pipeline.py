@@ -57,8 +57,11 @@ class Anonymizer:
         a = config.anonymizer
         self.policy = FailsafePolicy(kind=fallback_kind(a), color=a.solid_color, timeout_ms=a.timeout_ms)
         self.covering = a.mode in BASELINE_MODES
+        # A generator draws only so far above the face: the mask never asks for more forehead.
+        limit = getattr(self.generator, "max_forehead", None)
+        self.mask = config.mask if limit is None else replace(config.mask, forehead=min(config.mask.forehead, limit))
         self.temporal = TemporalAnalyzer(config.temporal)
-        self.steady = TemporalRenderer(config.temporal, config.mask, cover=self.covering)
+        self.steady = TemporalRenderer(config.temporal, self.mask, cover=self.covering)
         self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
@@ -84,7 +87,7 @@ class Anonymizer:
         frame = analysis.frame
         # 6. Cut each tracked face with its blend mask (identity seed travels with the track).
         with self.stats.clock("crop"):
-            crops = cut_faces(frame.image, analysis.tracks, self.config.mask, cover=self.covering)
+            crops = cut_faces(frame.image, analysis.tracks, self.mask, cover=self.covering)
         # 7. Steady the masks over time, never below what this frame's face needs covered.
         with self.stats.clock("temporal"):
             crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)

@@ -101,3 +101,28 @@ def test_weights_are_hash_checked(tmp_path):
 def test_mode_synthetic_builds_through_the_generator_factory():
     g = create_generator(AnonymizerConfig(mode="synthetic", backend="torch"))
     assert g.name == "synthetic"
+
+
+def test_no_original_pixel_left_under_the_pipeline_mask_even_past_the_canonical_frame():
+    """A real face cut with a tall forehead mask (0.25: higher than the canonical frame reaches):
+    where the network drew nothing, the patch is the heavy blur, never the crop's own pixels."""
+    from skimage import data
+
+    from streamanon.config import Config
+    from streamanon.crop import cut_faces
+    from streamanon.pipeline import Anonymizer
+    from streamanon.types import VideoFrame
+
+    config = Config().override({"anonymizer.mode": "synthetic", "temporal.enabled": False})
+    anonymizer = Anonymizer(config)
+    image = data.astronaut()
+    analysis = anonymizer.analyze(VideoFrame(image=image, index=0))
+    crops = cut_faces(image, analysis.tracks, config.mask, cover=False)
+    assert anonymizer.mask.forehead < config.mask.forehead == 0.25  # the pipeline caps it itself
+    patch = anonymizer.generator.generate(crops)[0]
+    anonymizer.close()
+    crop = crops[0]
+    core = crop.mask >= 0.5
+    same = np.abs(patch.image.astype(int) - crop.image.astype(int)).sum(-1) <= 3
+    assert not patch.fallback and patch.mask[core].min() >= 0.5
+    assert same[core].mean() < 0.01

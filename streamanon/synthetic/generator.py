@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import GeneratorError
-from ..generators.baseline import fallback_patch
+from ..generators.baseline import fallback_patch, heavy_blur
 from ..types import FaceCrop, FacePatch
 from . import align
 from .conditions import assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
@@ -66,11 +66,9 @@ class PreparedBatch:
 EDGE_MARGIN = 0.04
 """The invented region stays this far (fraction of the frame) inside the canonical frame, so
 its feathered edge lies where the network drew pixels: the new face never ends in a hard line
-at the frame border (the forehead top, on close faces). Beyond it the crop keeps its pixels:
-hairline, above the mesh's forehead point and the generator's own raised mask."""
-
-
-DEBLOCK_SIGMA = 0.0
+at the frame border (the forehead top, on close faces). Beyond it, inside the pipeline's mask,
+the patch is a heavy blur (``BEYOND_BLUR`` x face size)."""
+BEYOND_BLUR = 0.25
 
 
 def _interior(resolution: int, margin: float) -> np.ndarray:
@@ -82,6 +80,9 @@ def _interior(resolution: int, margin: float) -> np.ndarray:
 
 class SyntheticFaceGenerator:
     name = "synthetic"
+    max_forehead = 0.06
+    """Largest forehead extension of the pipeline's mask (``mask.forehead``, fraction of face
+    height) that the canonical frame holds: the pipeline caps its mask to it in this mode."""
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
                  fallback: str = "solid") -> None:
@@ -165,8 +166,6 @@ class SyntheticFaceGenerator:
             if self.config.colour_match:
                 diff = prepared.cells[row] - lowfreq_cells(face, mask, self.grid)
                 face = face + upsample_cells(diff, self.res) * mask[..., None]
-            if DEBLOCK_SIGMA > 0:
-                face = cv2.GaussianBlur(face, (0, 0), DEBLOCK_SIGMA)
             face = face.clip(0, 255).astype(np.uint8)
             h, w = crop.image.shape[:2]
             m = prepared.matrices[row]
@@ -177,7 +176,13 @@ class SyntheticFaceGenerator:
             # New pixels where the face was invented, the crop's own pixels elsewhere: blending
             # with the pipeline's (wider, feathered) mask then changes nothing outside ours.
             generated = align.warp_to_crop(face, m, (h, w)).astype(np.float32)
-            image = (soft * generated + (1 - soft) * crop.image).round().clip(0, 255).astype(np.uint8)
+            # Where the pipeline's mask reaches past what the network drew (beyond the canonical
+            # frame: a high forehead, a long chin), cover as the fail-closed blur does, never with
+            # the crop's own pixels: the heavy blur of new face and surroundings together.
+            composite = soft * generated + (1 - soft) * crop.image
+            x0, y0, x1, y1 = crop.box
+            under = heavy_blur(composite, float(np.sqrt(max(1.0, (x1 - x0) * (y1 - y0)))), BEYOND_BLUR)
+            image = (soft * generated + (1 - soft) * under).round().clip(0, 255).astype(np.uint8)
             blend = np.maximum(soft[..., 0], crop.mask).astype(np.float32)
             patches[i] = FacePatch(crop.track_id, crop.box, image, np.clip(blend, 0, 1))
         for i, reason in prepared.skipped.items():
