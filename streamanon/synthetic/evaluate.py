@@ -112,11 +112,13 @@ def face_box(lm: np.ndarray) -> tuple[float, float, float, float]:
 def make_crop(rgb: np.ndarray, lm3: np.ndarray, seed: int) -> FaceCrop:
     """A pipeline-like crop: the face padded with replicated border, mesh, feathered mask."""
     from ..mask import face_mask
+    from .generator import SyntheticFaceGenerator
 
     img = cv2.copyMakeBorder(rgb, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
     lm = lm3[:, :2] + PAD
     h, w = img.shape[:2]
-    mask = face_mask((h, w), lm.astype(np.float32), face_box(lm), 1.15, 0.25, 0.08, solid_inside=False)
+    forehead = min(0.25, SyntheticFaceGenerator.max_forehead)  # the pipeline's default, capped as it does
+    mask = face_mask((h, w), lm.astype(np.float32), face_box(lm), 1.15, forehead, 0.08, solid_inside=False)
     return FaceCrop(track_id=0, seed=seed, box=(0, 0, w, h), image=img, mask=mask.astype(np.float32),
                     landmarks=lm.astype(np.float32))
 
