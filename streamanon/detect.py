@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 MESH_CROP_SCALE = 1.7
 """Side of the square crop the mesh runs on, relative to the detection's larger side."""
+MESH_WIDTH_RATIO = (0.6, 2.0)
+"""Mesh width over detection-box width accepted as the same face (typically 1.0-1.3)."""
 HINT_SCALE = 2.5
 """Side of the square searched around a tracker hint, relative to its larger side."""
 HINT_FOUND_IOU = 0.4
@@ -148,10 +150,14 @@ class FaceDetector:
         pts = np.array([(p.x, p.y) for p in lm], dtype=np.float32)
         pts[:, 0] = pts[:, 0] * crop.shape[1] + cx0
         pts[:, 1] = pts[:, 1] * crop.shape[0] + cy0
-        # A mesh whose centre is far from the detection belongs to another face in the crop.
+        # A mesh far from the detection, or of another size, belongs to another face in the crop
+        # (a small face behind a large one): the detected face would go without its mask.
         bx, by = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         mx, my = pts.mean(axis=0)
         if abs(mx - bx) > (box[2] - box[0]) * 0.6 or abs(my - by) > (box[3] - box[1]) * 0.6:
+            return None
+        width_ratio = float(np.ptp(pts[:, 0])) / max(1.0, box[2] - box[0])
+        if not MESH_WIDTH_RATIO[0] <= width_ratio <= MESH_WIDTH_RATIO[1]:
             return None
         return pts
 

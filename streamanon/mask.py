@@ -14,6 +14,8 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
              377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
 FOREHEAD_TOP, CHIN = 10, 152
 MASK_RESOLUTION = 128
+BOX_FLOOR_SCALE = 0.85
+"""Scale of the detector-box ellipse every mesh mask also covers (about the box itself)."""
 
 
 def oval_polygon(landmarks: np.ndarray, scale: float, forehead: float) -> np.ndarray:
@@ -61,8 +63,10 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, box: tuple[f
         poly = oval_polygon(landmarks, scale, forehead)
         cv2.fillPoly(canvas, [np.round(cv2.convexHull(poly) * 4).astype(np.int32)], 255,
                      lineType=cv2.LINE_AA, shift=2)
-    if landmarks is None or solid_inside:
-        (cx, cy), (ax, ay) = box_ellipse(box, scale)
+    # The detector's box always counts: with a mesh, at least its inner ellipse (a mesh that is
+    # off, e.g. on a face behind, must not leave the detected face out of the mask).
+    if landmarks is None or solid_inside or BOX_FLOOR_SCALE > 0:
+        (cx, cy), (ax, ay) = box_ellipse(box, scale if landmarks is None or solid_inside else BOX_FLOOR_SCALE)
         cv2.ellipse(canvas, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
                     0, 0, 360, 255, -1, lineType=cv2.LINE_AA, shift=2)
     sigma = max(0.8, feather * size)

@@ -88,3 +88,29 @@ def test_tracker_hint_searched_only_where_the_whole_frame_found_nothing(astronau
     calls.clear()
     det.detect(astronaut, hints=[(400.0, 380.0, 460.0, 440.0)])  # where no face is
     assert len(calls) == 3 and calls[-1][0] < astronaut.shape[0]  # plus the close search there
+
+
+def test_a_mesh_of_the_face_behind_is_not_given_to_the_face_in_front():
+    """crowd_walk_1080p frame 0: a boy (126 px) in front of a woman (about 45 px) just behind
+    his head. The mesh run on the boy's crop found the woman; it must not become his mesh."""
+    import av
+
+    from conftest import shared_video
+
+    with av.open(str(shared_video("crowd_walk_1080p.mp4"))) as c:
+        frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    faces = FaceDetector(DetectorConfig(centerface_every=0)).detect(frame)
+    boy = [d for d in faces if _inside(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2), (840, 590, 1000, 740))]
+    assert len(boy) == 1 and boy[0].box[2] - boy[0].box[0] > 100
+    meshed = [d for d in faces if d.landmarks is not None]
+    assert meshed and all(0.6 <= np.ptp(d.landmarks[:, 0]) / (d.box[2] - d.box[0]) <= 2.0 for d in meshed)
+
+
+def test_a_mesh_mask_always_covers_the_detector_box():
+    """A mesh that landed elsewhere still leaves the detected face's box inside the mask."""
+    from streamanon.mask import face_mask
+
+    box = (100.0, 100.0, 200.0, 200.0)
+    elsewhere = np.random.default_rng(0).uniform(10, 40, (478, 2)).astype(np.float32)
+    mask = face_mask((300, 300), elsewhere, box, 1.15, 0.1, 0.08, solid_inside=False)
+    assert mask[150, 150] > 0.99 and mask[110:175, 120:180].min() > 0.5
