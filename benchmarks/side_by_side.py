@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -22,9 +23,12 @@ import cv2
 import numpy as np
 
 LABELS = ("original", "per-frame", "smoothed")
+SECONDS: dict[str, float] = {}
+"""Wall time of each anonymization run (same clip, same machine, one after the other)."""
 
 
-def anonymize_both(src: Path, out: Path, mode: str, frames: int | None) -> tuple[Path, Path, Path]:
+def anonymize_both(src: Path, out: Path, mode: str, frames: int | None,
+                   smoothed_overrides: dict | None = None) -> tuple[Path, Path, Path]:
     from streamanon.api import anonymize_file
     from streamanon.config import Config
 
@@ -34,8 +38,11 @@ def anonymize_both(src: Path, out: Path, mode: str, frames: int | None) -> tuple
         _cut(src, clip, frames)
     base = Config().override({"anonymizer.mode": mode, "identity.salt": "side-by-side"})
     per_frame, smoothed = out / f"{src.stem}_perframe.mp4", out / f"{src.stem}_smoothed.mp4"
+    started = time.perf_counter()
     anonymize_file(clip, per_frame, base.override({"temporal.enabled": False}), overwrite=True)
-    anonymize_file(clip, smoothed, base, overwrite=True)
+    middle = time.perf_counter()
+    anonymize_file(clip, smoothed, base.override(smoothed_overrides or {}), overwrite=True)
+    SECONDS.update(per_frame=middle - started, smoothed=time.perf_counter() - middle)
     return clip, per_frame, smoothed
 
 
@@ -101,12 +108,17 @@ def main() -> int:
     parser.add_argument("--mode", default="synthetic")
     parser.add_argument("--frames", type=int, help="only the first N frames")
     parser.add_argument("--width", type=int, default=480, help="width of each panel")
+    parser.add_argument("--smoothed", metavar="KEY=VALUE", action="append", default=[],
+                        help="config override for the smoothed run, e.g. temporal.warm_start=1.0 (repeatable)")
     args = parser.parse_args()
+    import yaml
+
+    overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.smoothed)}
     if not args.clip.exists():
         print(f"side_by_side: {args.clip} not found", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    clip, per_frame, smoothed = anonymize_both(args.clip, args.out, args.mode, args.frames)
+    clip, per_frame, smoothed = anonymize_both(args.clip, args.out, args.mode, args.frames, overrides)
     with av.open(str(clip)) as c:
         fps = float(c.streams.video[0].average_rate or 30)
     stem = args.out / f"{args.clip.stem}_sbs"
@@ -114,9 +126,11 @@ def main() -> int:
     picks = np.linspace(0, len(rows) - 1, 6).round().astype(int)
     cv2.imwrite(str(stem.with_suffix(".png")), cv2.cvtColor(np.concatenate([rows[i] for i in picks], 0),
                                                             cv2.COLOR_RGB2BGR))
-    figures = {name: evaluate(clip, path) for name, path in (("per_frame", per_frame), ("smoothed", smoothed))}
+    figures = {name: dict(evaluate(clip, path), run_seconds=round(SECONDS[name], 2))
+               for name, path in (("per_frame", per_frame), ("smoothed", smoothed))}
     stem.with_suffix(".json").write_text(json.dumps(figures, indent=1, default=float))
-    keys = ("flicker", "id_stability", "id_switches", "reid_rate", "leak_rate", "pose_error_deg", "expression_corr")
+    keys = ("flicker", "id_stability", "id_switches", "reid_rate", "leak_rate", "pose_error_deg", "expression_corr",
+            "run_seconds")
     print(f"{'run':<10} " + " ".join(f"{k:>15}" for k in keys))
     for name, summary in figures.items():
         print(f"{name:<10} " + " ".join(f"{_fmt(summary.get(k)):>15}" for k in keys))

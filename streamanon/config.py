@@ -94,7 +94,7 @@ class AnonymizerConfig:
     """How faces are replaced or covered."""
 
     mode: Mode = "blur"
-    degree: float = 1.0
+    degree: float = 2.0
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"

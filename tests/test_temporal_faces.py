@@ -40,9 +40,10 @@ class FlickeringGenerator:
         return out
 
 
-def anonymize(frames, enabled, generator):
+def anonymize(frames, enabled, generator, **temporal):
     an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s",
-                                       "temporal.enabled": enabled}), generator=generator)
+                                       "temporal.enabled": enabled,
+                                       **{f"temporal.{k}": v for k, v in temporal.items()}}), generator=generator)
     outs, analyses = [], []
     for i, image in enumerate(frames):
         a = an.analyze(VideoFrame(image=image, index=i))
@@ -80,9 +81,12 @@ def slow_frames(face_frames):
 def test_smoothing_cuts_flicker_of_a_per_frame_generator(slow_frames):
     per_frame, analyses = anonymize(slow_frames, False, FlickeringGenerator())
     smoothed, analyses_s = anonymize(slow_frames, True, FlickeringGenerator())
+    heavy, analyses_h = anonymize(slow_frames, True, FlickeringGenerator(), face_weight=0.65)
     f_raw = flicker(slow_frames, per_frame, analyses)
     f_smooth = flicker(slow_frames, smoothed, analyses_s)
-    assert f_smooth < 0.8 * f_raw, (f_raw, f_smooth)
+    f_heavy = flicker(slow_frames, heavy, analyses_h)
+    # the defaults keep expressions (a light blend); a heavier one trades them for steadiness
+    assert f_heavy < f_smooth < 0.9 * f_raw and f_heavy < 0.75 * f_raw, (f_raw, f_smooth, f_heavy)
 
 
 def test_only_generated_pixels_are_mixed_in(slow_frames):
@@ -142,7 +146,8 @@ def test_mask_edges_crawl_less_on_a_still_face(face_frames):
             (crop,) = renderer.steady_masks(crops, (noisy,), False)
             masks.append(crop.mask)
         changes[enabled] = float(np.mean([np.abs(b - a).mean() for a, b in zip(masks[4:], masks[5:])]))
-    assert changes[True] < 0.75 * changes[False], changes
+    # (landmark_beta 8 lets fast jitter through sooner, to keep expressions: about 24 % less)
+    assert changes[True] < 0.8 * changes[False], changes
 
 
 def test_skin_tone_pulse_is_damped():
@@ -224,7 +229,8 @@ def test_latents_of_a_staged_generator_are_smoothed_per_track(face_frames):
     from streamanon.temporal.latent import LatentSmoothedGenerator
 
     toy = StagedToyGenerator()
-    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s"}), generator=toy)
+    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s",
+                                       "temporal.warm_start": 0.5}), generator=toy)  # (default 1.0)
     assert isinstance(an.generator, LatentSmoothedGenerator) and an.steady.latent_smoothing
     faces = []
     for i, image in enumerate(face_frames[:1] * 6):  # a still face
@@ -241,6 +247,11 @@ def test_latents_of_a_staged_generator_are_smoothed_per_track(face_frames):
     def change(x):
         return np.mean([np.abs(b - a).mean() for a, b in zip(x, x[1:])])
     assert change(faces[1:]) < 0.6 * change(plain_faces[1:])
+    default = StagedToyGenerator()
+    cold = Anonymizer(Config().override({"anonymizer.mode": "synthetic"}), generator=default)
+    for i in range(3):
+        cold.render(cold.analyze(VideoFrame(image=face_frames[0], index=i)))
+    assert [t for _, t in default.calls] == [1.0, 1.0, 1.0]  # the default restarts from noise
     off = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "temporal.enabled": False}),
                      generator=StagedToyGenerator())
     assert isinstance(off.generator, StagedToyGenerator)

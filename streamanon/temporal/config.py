@@ -20,7 +20,7 @@ class TemporalConfig:
     landmark_min_cutoff: float = 1.0
     """Cutoff (Hz) of the landmark filter when the face is still. Lower: steadier crop and
     mask on a still face, but more lag when it starts moving."""
-    landmark_beta: float = 4.0
+    landmark_beta: float = 8.0
     """How fast the cutoff rises with speed (per face-size per second). Higher: less lag on
     fast head turns, more jitter let through while moving."""
     landmark_d_cutoff: float = 1.0
@@ -39,16 +39,20 @@ class TemporalConfig:
     # -- synthetic faces in the aligned face frame ----------------------------------------
     aligned_size: int = 96
     """Side (pixels) of the aligned face frame where outputs and masks are blended."""
-    face_weight: float = 0.65
+    face_weight: float = 0.4
     """Weight of the previous (blended) face when the face is still, 0..1. Higher: less
     flicker, more ghosting when the face moves or changes expression."""
-    face_motion_scale: float = 0.012
+    face_motion_scale: float = 0.006
     """Motion (mean landmark change in the aligned frame, as a fraction of its side, per
     frame) at which the blend weight has fallen to a third. Lower: the weight falls sooner,
     so fast expressions stay crisp but flicker returns sooner."""
-    warm_start: float = 0.5
+    warm_start: float = 1.0
     """For flow/diffusion samplers: the time the sampler restarts from, mixing the previous
-    face with the track's fixed noise (1.0: start from noise every frame)."""
+    face with the track's fixed noise (1.0: start from noise every frame). Below 1 it saves
+    sampling time but feeds each face back into the next: with the shipped x0-predicting
+    model, artifacts then build up over a few seconds (dark bands across the brows on
+    talking_vox), so the default is 1.0 and steadiness comes from the fixed noise and the
+    blend after sampling."""
 
     # -- masks and colour --------------------------------------------------------------
     mask_weight: float = 0.6
