@@ -71,6 +71,19 @@ the patch is a heavy blur (``BEYOND_BLUR`` x face size)."""
 BEYOND_BLUR = 0.25
 
 
+EDGE_RAMP = 0.08
+"""Where the invented region meets the canonical frame's edge (the jaw or the forehead of a
+close face), the new face fades out over this much of the frame instead of the mask's short
+feather, so the cut is not a straight line."""
+
+
+def _edge_ramp(resolution: int, margin: float, ramp: float) -> np.ndarray:
+    """(R, R) weight: 0 within ``margin`` of the frame's edge, rising to 1 over ``ramp``."""
+    d = np.minimum(np.arange(resolution), np.arange(resolution)[::-1]).astype(np.float32) + 0.5
+    edge = np.clip((d - margin) / max(ramp, 1e-6), 0.0, 1.0)
+    return np.minimum(edge[:, None], edge[None, :])
+
+
 def _interior(resolution: int, margin: float) -> np.ndarray:
     inside = np.zeros((resolution, resolution), np.float32)
     m = int(np.ceil(margin))
@@ -171,7 +184,7 @@ class SyntheticFaceGenerator:
             m = prepared.matrices[row]
             feather = max(1.0, 0.02 * self.res)
             soft = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(feather))),
-                                    (0, 0), feather)
+                                    (0, 0), feather) * _edge_ramp(self.res, EDGE_MARGIN * self.res, EDGE_RAMP * self.res)
             soft = align.warp_to_crop(soft, m, (h, w), border=cv2.BORDER_CONSTANT)[..., None]
             # New pixels where the face was invented, the crop's own pixels elsewhere: blending
             # with the pipeline's (wider, feathered) mask then changes nothing outside ours.
