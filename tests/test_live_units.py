@@ -189,6 +189,19 @@ def test_realtime_drops_or_repeats_but_never_sends_raw_and_fills_while_down(face
     assert not [t for t in threading.enumerate() if t.name.startswith("streamanon-live")]
 
 
+def _stream_through(anonymizer, realtime: RealtimeConfig, frames, fps: float, settle_s: float):
+    """Feed copies of ``frames`` at ``fps`` through one real-time stream; (sink, metrics snapshot)."""
+    metrics = CameraMetrics("t")
+    sink = _MemorySink()
+    stream = RealtimeStream("t", anonymizer, lambda size, fps: sink, realtime, metrics)
+    stream.start()
+    _feed(stream, [f.copy() for f in frames], fps=fps)
+    time.sleep(settle_s)
+    stream.stop()
+    anonymizer.close()
+    return sink, metrics.snapshot()
+
+
 class _SpikyAnonymizer(Anonymizer):
     """The real anonymizer whose analysis is slow on every 5th frame (a second detector's turn)."""
 
@@ -202,17 +215,8 @@ class _SpikyAnonymizer(Anonymizer):
 def test_input_queue_absorbs_a_slow_frame_without_dropping(face_frames, queue):
     config = Config().override({"anonymizer.mode": "solid", "detector.full_range": False,
                                 "detector.centerface_every": 0, "detector.mesh": False})
-    anonymizer = _SpikyAnonymizer(config)
-    metrics = CameraMetrics("t")
-    sink = _MemorySink()
-    stream = RealtimeStream("t", anonymizer, lambda size, fps: sink,
-                            RealtimeConfig(latency_budget_ms=400, input_queue=queue), metrics)
-    stream.start()
-    _feed(stream, [f.copy() for f in face_frames[:30]], fps=25)  # a 90 ms frame every 200 ms
-    time.sleep(0.5)
-    stream.stop()
-    anonymizer.close()
-    snap = metrics.snapshot()
+    _, snap = _stream_through(_SpikyAnonymizer(config), RealtimeConfig(latency_budget_ms=400, input_queue=queue),
+                              face_frames[:30], fps=25, settle_s=0.5)  # a 90 ms frame every 200 ms
     assert snap["processed"] + snap["repeated"] == 30
     if queue == 1:  # newest frame wins: each slow frame costs the one that arrived meanwhile
         assert snap["dropped"] >= 3
@@ -278,17 +282,9 @@ def test_lookahead_covers_a_face_in_frames_before_it_was_first_found(face_frames
     frames = [hidden.copy() for _ in range(3)] + [f.copy() for f in face_frames[:6]]
     results = {}
     for lookahead in (0, 2):
-        anonymizer = Anonymizer(config)
-        metrics = CameraMetrics("t")
-        sink = _MemorySink()
-        stream = RealtimeStream("t", anonymizer, lambda size, fps: sink,
-                                RealtimeConfig(latency_budget_ms=1000, lookahead_frames=lookahead), metrics)
-        stream.start()
-        _feed(stream, [f.copy() for f in frames], fps=15)
-        time.sleep(1.0)
-        stream.stop()
-        anonymizer.close()
-        assert metrics.snapshot()["processed"] == len(frames)
+        sink, snap = _stream_through(Anonymizer(config), RealtimeConfig(latency_budget_ms=1000, lookahead_frames=lookahead),
+                                     frames, fps=15, settle_s=1.0)
+        assert snap["processed"] == len(frames)
         results[lookahead] = [image for image, _ in sink.frames[:len(frames)]]
     changed = [[not np.array_equal(out, src) for out, src in zip(results[k], frames)] for k in (0, 2)]
     assert changed[0][:3] == [False, False, False] and all(changed[0][3:])  # covered from its first find
