@@ -32,8 +32,8 @@ def main(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..errors import ConfigError
-    from .live_session import run_live
     from ..live.config import live_pipeline_config, load_live_config
+    from .live_session import run_live
 
     overrides = {"anonymizer.mode": args.mode}
     if "://" in args.src or args.dst:

@@ -46,8 +46,8 @@ def main(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     if "://" in args.src:
-        from .live_session import run_live  # live streams: RTSP/RTMP/SRT/HTTP
         from ..live.config import live_pipeline_config
+        from .live_session import run_live  # live streams: RTSP/RTMP/SRT/HTTP
 
         return run_live(args, live_pipeline_config(args.config, overrides_from_args(args)))
     config = load_config(args.config, overrides_from_args(args))

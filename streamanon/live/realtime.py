@@ -118,6 +118,8 @@ class RealtimeStream:
         self.metrics = metrics
         self.on_input_loss = on_input_loss
         self.budget_s = config.latency_budget_ms / 1000.0
+        self._stale_s = 0.5 * self.budget_s
+        """A frame that waited this long is skipped for a newer one, and held no longer."""
         self.error: BaseException | None = None
         """The error that stopped this stream (sink cannot be written), if any."""
         self.sink: Sink | None = None
@@ -201,7 +203,7 @@ class RealtimeStream:
                 self._mail_cv.wait(_POLL_S)
             stale = []
             now = time.monotonic()
-            while len(self._waiting) > 1 and now - self._waiting[0].arrived > 0.5 * self.budget_s:
+            while len(self._waiting) > 1 and now - self._waiting[0].arrived > self._stale_s:
                 stale.append(self._waiting.popleft())
             arrival = self._waiting.popleft() if self._waiting else None
         self._drop(stale)
@@ -237,16 +239,15 @@ class RealtimeStream:
     def _render_loop(self) -> None:
         held = Lookahead(self.config.lookahead_frames)
         arrivals: deque[Arrival] = deque()
-        hold_s = 0.5 * self.budget_s
         while not self._stop.is_set():
-            wait = _POLL_S if not arrivals else min(_POLL_S, arrivals[0].arrived + hold_s - time.monotonic())
+            wait = _POLL_S if not arrivals else min(_POLL_S, arrivals[0].arrived + self._stale_s - time.monotonic())
             try:
                 arrival, analysis = self._analyzed.get(timeout=wait) if wait > 0 else self._analyzed.get_nowait()
                 arrivals.append(arrival)
                 ready = held.push(analysis)
             except queue.Empty:
                 ready = []
-            if not ready and arrivals and time.monotonic() - arrivals[0].arrived >= hold_s:
+            if not ready and arrivals and time.monotonic() - arrivals[0].arrived >= self._stale_s:
                 ready = held.release(1)  # its slot's deadline comes before more frames do
             for analysis in ready:
                 self._render(arrivals.popleft(), analysis)

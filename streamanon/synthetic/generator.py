@@ -69,8 +69,6 @@ its feathered edge lies where the network drew pixels: the new face never ends i
 at the frame border (the forehead top, on close faces). Beyond it, inside the pipeline's mask,
 the patch is a heavy blur (``BEYOND_BLUR`` x face size)."""
 BEYOND_BLUR = 0.25
-
-
 EDGE_RAMP = 0.08
 """Where the invented region meets the canonical frame's edge (the jaw or the forehead of a
 close face), the new face fades out over this much of the frame instead of the mask's short
@@ -104,6 +102,9 @@ class SyntheticFaceGenerator:
         self.grid = weights.model.grid
         self.sampler = EulerFlowSampler(config.steps)
         self.fallback = fallback
+        # Where in the canonical frame a face may be invented, and how it fades out at the edge.
+        self._inside = _interior(self.res, EDGE_MARGIN * self.res)
+        self._fade = _edge_ramp(self.res, EDGE_MARGIN * self.res, EDGE_RAMP * self.res)
 
     # 1. Alignment and conditions -------------------------------------------------------------
     def prepare(self, batch: Sequence[FaceCrop]) -> PreparedBatch:
@@ -141,7 +142,7 @@ class SyntheticFaceGenerator:
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)
         pipeline_mask = align.warp_to_canonical(core, m, r, border=cv2.BORDER_CONSTANT)
-        mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32)) * _interior(r, EDGE_MARGIN * r)
+        mask = np.maximum(mask, (pipeline_mask > 0.0).astype(np.float32)) * self._inside
         # Privacy: blank the face in *crop* pixels before any resampling, so interpolation at the
         # mask edge cannot carry inner-face pixels into the surroundings channels.
         crop_mask = align.warp_to_crop(mask, m, crop.image.shape[:2], border=cv2.BORDER_CONSTANT)
@@ -184,7 +185,7 @@ class SyntheticFaceGenerator:
             m = prepared.matrices[row]
             feather = max(1.0, 0.02 * self.res)
             soft = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(feather))),
-                                    (0, 0), feather) * _edge_ramp(self.res, EDGE_MARGIN * self.res, EDGE_RAMP * self.res)
+                                    (0, 0), feather) * self._fade
             soft = align.warp_to_crop(soft, m, (h, w), border=cv2.BORDER_CONSTANT)[..., None]
             # New pixels where the face was invented, the crop's own pixels elsewhere: blending
             # with the pipeline's (wider, feathered) mask then changes nothing outside ours.
