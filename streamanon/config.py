@@ -96,6 +96,12 @@ class AnonymizerConfig:
     mode: Mode = "blur"
     degree: float = 2.0
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
+    min_face_px: float = 96.0
+    """Synthetic mode: faces whose mesh is smaller than this get the fail-closed cover instead
+    (the model keeps too much of a small face's outline; MODEL_CARD.md)."""
+    max_yaw: float = 0.35
+    """Synthetic mode: faces turned further than this (nose offset along the cheek axis, 0.5
+    over a cheek edge) get the cover instead; the model never learnt profiles."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
     fallback: Literal["auto", "solid", "blur"] = "auto"

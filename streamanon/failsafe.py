@@ -1,7 +1,8 @@
 """Fail closed: every face leaves covered, whatever the generator does.
 
 ``generate_or_cover(generator, crops, ...) -> (patches, events)``. Coasting tracks, generator
-exceptions, malformed output and batches over the time limit all get the fallback cover.
+exceptions, malformed output and batches over the time limit all get the fallback cover, and
+so do faces the generator refuses (``generator.refuses(crop)``: too small, profile).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 class FallbackEvent:
     track_id: int
     reason: str
-    """One of ``coasting``, ``generator_error``, ``bad_output``, ``timeout``."""
+    """One of ``coasting``, ``generator_error``, ``bad_output``, ``timeout``, or the reason the
+    generator refused the face (``no_mesh``, ``small_face``, ``profile``)."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,14 @@ def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop],
         patches[id(crop)] = fallback_patch(crop, policy.kind, policy.color)
         events.append(FallbackEvent(crop.track_id, reason))
 
-    live = [c for c in crops if not c.coasting]
+    refuses = getattr(generator, "refuses", None)
+    live = []
     for crop in crops:
-        if crop.coasting:
-            cover(crop, "coasting")
+        reason = "coasting" if crop.coasting else _refusal(refuses, crop)
+        if reason is None:
+            live.append(crop)
+        else:
+            cover(crop, reason)
     if live:
         start = time.perf_counter()
         try:
@@ -69,6 +75,16 @@ def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop],
                 else:
                     patches[id(crop)] = patch
     return [patches[id(c)] for c in crops], events
+
+
+def _refusal(refuses, crop: FaceCrop) -> str | None:
+    if refuses is None:
+        return None
+    try:
+        return refuses(crop)
+    except Exception as exc:  # a broken check must not let the face through uncovered
+        log.warning("generator could not judge face of track %d: %s", crop.track_id, exc)
+        return "generator_error"
 
 
 def _usable(produced: object, crops: Sequence[FaceCrop]) -> list[FacePatch | None]:

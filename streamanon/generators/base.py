@@ -14,6 +14,9 @@ class FaceGenerator(Protocol):
     Implementations return one :class:`FacePatch` per crop, in order, with the crop's box.
     They raise :class:`streamanon.errors.GeneratorError` (or anything else) on failure;
     the pipeline then covers those faces with the fail-closed cover.
+
+    A generator that draws only some faces well may also define ``refuses(crop) -> str | None``:
+    a reason means "cover this face instead", and the pipeline does so and counts the reason.
     """
 
     name: str

@@ -25,4 +25,5 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
     backend = create_backend(config.backend, weights, device=config.device, precision=synthetic.precision,
                              engine_dir=synthetic.engine_dir, max_batch=synthetic.max_batch)
     return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
-                                  fallback=fallback_kind(config))
+                                  fallback=fallback_kind(config), min_face_px=config.min_face_px,
+                                  max_yaw=config.max_yaw)

@@ -19,6 +19,7 @@ from ..generators.baseline import fallback_patch, heavy_blur
 from ..types import FaceCrop, FacePatch
 from . import align
 from .conditions import assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
+from .domain import refusal
 from .sampler import EulerFlowSampler, identity_noise
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,9 @@ class SyntheticFaceGenerator:
     height) that the canonical frame holds: the pipeline caps its mask to it in this mode."""
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
-                 fallback: str = "solid") -> None:
+                 fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf")) -> None:
         self.weights, self.backend, self.degree, self.config = weights, backend, float(degree), config
+        self.min_face_px, self.max_yaw = float(min_face_px), float(max_yaw)
         self.res = weights.model.resolution
         self.grid = weights.model.grid
         self.sampler = EulerFlowSampler(config.steps)
@@ -105,6 +107,10 @@ class SyntheticFaceGenerator:
         # Where in the canonical frame a face may be invented, and how it fades out at the edge.
         self._inside = _interior(self.res, EDGE_MARGIN * self.res)
         self._fade = _edge_ramp(self.res, EDGE_MARGIN * self.res, EDGE_RAMP * self.res)
+
+    def refuses(self, crop: FaceCrop) -> str | None:
+        """Why this face should get the cover rather than a drawn face (see ``domain``)."""
+        return refusal(crop.landmarks, self.min_face_px, self.max_yaw)
 
     # 1. Alignment and conditions -------------------------------------------------------------
     def prepare(self, batch: Sequence[FaceCrop]) -> PreparedBatch:

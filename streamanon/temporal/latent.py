@@ -151,6 +151,11 @@ class LatentSmoothedGenerator:
         self.smoother = smoother
         self.name = generator.name
 
+    def refuses(self, crop: FaceCrop) -> str | None:
+        """The wrapped generator's own refusal (it decides which faces it draws)."""
+        refuses = getattr(self.generator, "refuses", None)
+        return None if refuses is None else refuses(crop)
+
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         g = self.generator
         prepared = g.prepare(batch)
