@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -35,8 +35,10 @@ class FailsafePolicy:
     timeout_ms: float = 0.0
 
 
-def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop],
-                      policy: FailsafePolicy) -> tuple[list[FacePatch], list[FallbackEvent]]:
+def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop], policy: FailsafePolicy,
+                      drawn_before: Collection[int] = ()) -> tuple[list[FacePatch], list[FallbackEvent]]:
+    """One patch per crop, and why any face got the cover. ``drawn_before``: track ids whose
+    face the generator drew in this stream's previous frame (passed to ``refuses``)."""
     patches: dict[int, FacePatch] = {}
     events: list[FallbackEvent] = []
 
@@ -47,7 +49,7 @@ def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop],
     refuses = getattr(generator, "refuses", None)
     live = []
     for crop in crops:
-        reason = "coasting" if crop.coasting else _refusal(refuses, crop)
+        reason = "coasting" if crop.coasting else _refusal(refuses, crop, crop.track_id in drawn_before)
         if reason is None:
             live.append(crop)
         else:
@@ -77,11 +79,11 @@ def generate_or_cover(generator: FaceGenerator, crops: Sequence[FaceCrop],
     return [patches[id(c)] for c in crops], events
 
 
-def _refusal(refuses, crop: FaceCrop) -> str | None:
+def _refusal(refuses, crop: FaceCrop, drawn_before: bool) -> str | None:
     if refuses is None:
         return None
     try:
-        return refuses(crop)
+        return refuses(crop, drawn_before)
     except Exception as exc:  # a broken check must not let the face through uncovered
         log.warning("generator could not judge face of track %d: %s", crop.track_id, exc)
         return "generator_error"

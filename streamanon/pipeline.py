@@ -57,6 +57,7 @@ class Anonymizer:
         a = config.anonymizer
         self.policy = FailsafePolicy(kind=fallback_kind(a), color=a.solid_color, timeout_ms=a.timeout_ms)
         self.covering = a.mode in BASELINE_MODES
+        self._drawn: set[int] = set()  # tracks whose face the generator drew in the last frame
         # A generator draws only so far above the face: the mask never asks for more forehead.
         limit = getattr(self.generator, "max_forehead", None)
         self.mask = config.mask if limit is None else replace(config.mask, forehead=min(config.mask.forehead, limit))
@@ -93,7 +94,8 @@ class Anonymizer:
             crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)
         # 8. Generate new faces; anything that fails, times out or coasts gets the cover.
         with self.stats.clock("generate"):
-            patches, events = generate_or_cover(self.generator, crops, self.policy)
+            patches, events = generate_or_cover(self.generator, crops, self.policy, self._drawn)
+            self._drawn = {p.track_id for p in patches if not p.fallback}
         # 9. Blend each new face with its track's previous ones (steady face and skin tone).
         with self.stats.clock("temporal"):
             patches = self.steady.steady_faces(patches, crops)

@@ -93,3 +93,89 @@ def test_pipeline_draws_big_faces_and_covers_small_ones(yunet, scale, drawn):
         detail = lambda a: float(cv2.Laplacian(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())  # noqa: E731
         assert detail(covered) < 0.1 * detail(face)
         assert not yunet(out.image)
+
+
+def test_a_face_drawn_before_keeps_being_drawn_a_little_below_the_limit(face_frames):
+    (det,) = _meshed(face_frames[0])
+    size = mesh_size(det.landmarks)
+    just_below = size / 0.95  # the face is 95 % of this limit: refused, unless drawn before
+    assert refusal(det.landmarks, just_below, 0.35) == "small_face"
+    assert refusal(det.landmarks, just_below, 0.35, drawn_before=True) is None
+    assert refusal(det.landmarks, size / 0.85, 0.35, drawn_before=True) == "small_face"
+
+
+class _Picky:
+    """Refuses every face it did not draw before; records what it was told."""
+
+    name = "picky"
+
+    def __init__(self):
+        self.told = []
+
+    def refuses(self, crop, drawn_before=False):
+        self.told.append((crop.track_id, drawn_before))
+        return None if drawn_before else "small_face"
+
+    def generate(self, batch):
+        from streamanon.generators import BlurGenerator
+
+        return BlurGenerator(0.5).generate(batch)
+
+
+def _crop(track_id: int):
+    from streamanon.types import FaceCrop
+
+    image = np.full((40, 40, 3), 100, np.uint8)
+    return FaceCrop(track_id=track_id, seed=1, box=(0, 0, 40, 40), image=image,
+                    mask=np.ones((40, 40), np.float32))
+
+
+def test_failsafe_tells_the_generator_which_faces_it_drew_last_frame():
+    from streamanon.failsafe import FailsafePolicy, generate_or_cover
+
+    picky = _Picky()
+    patches, events = generate_or_cover(picky, [_crop(1), _crop(2)], FailsafePolicy(), drawn_before={2})
+    assert picky.told == [(1, False), (2, True)]
+    assert [p.fallback for p in patches] == [True, False]
+    assert [(e.track_id, e.reason) for e in events] == [(1, "small_face")]
+
+
+def test_a_shared_live_generator_passes_the_refusal_on():
+    from streamanon.live.multi import SharedGenerator
+
+    picky = _Picky()
+    client = SharedGenerator(picky).client()
+    assert client.refuses(_crop(3), drawn_before=False) == "small_face"
+    assert client.refuses(_crop(3), drawn_before=True) is None
+
+
+def test_pipeline_keeps_drawing_a_face_that_shrinks_just_below_the_limit():
+    import av
+
+    from conftest import shared_video
+    from streamanon.pipeline import Anonymizer
+    from streamanon.types import VideoFrame
+
+    with av.open(str(shared_video("talking_d0.mp4"))) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    # Mesh of about 273 px at full size: 0.40 -> ~110 px (drawn), 0.33 -> ~90 px (below 96).
+    big, small = _on_canvas(first, 0.40), _on_canvas(first, 0.33)
+
+    def reasons(images):
+        an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "t"}))
+        try:
+            out = []
+            for i, img in enumerate(images):
+                analysis = an.analyze(VideoFrame(img, i, pts=i, time_base=None))
+                (track,) = analysis.tracks
+                _, record = an.render(analysis)
+                out.append((round(mesh_size(track.landmarks)), record.fallback_reasons))
+            return out
+        finally:
+            an.close()
+
+    shrinking = reasons([big] * 3 + [small] * 4)
+    assert all(r == () for _, r in shrinking), f"(mesh px, covers) per frame: {shrinking}"
+    assert shrinking[-1][0] < 96
+    fresh = reasons([small] * 2)
+    assert all(r == ("small_face",) for _, r in fresh), fresh

@@ -15,8 +15,10 @@ class FaceGenerator(Protocol):
     They raise :class:`streamanon.errors.GeneratorError` (or anything else) on failure;
     the pipeline then covers those faces with the fail-closed cover.
 
-    A generator that draws only some faces well may also define ``refuses(crop) -> str | None``:
-    a reason means "cover this face instead", and the pipeline does so and counts the reason.
+    A generator that draws only some faces well may also define
+    ``refuses(crop, drawn_before) -> str | None``: a reason means "cover this face instead",
+    and the pipeline does so and counts the reason. ``drawn_before`` says the track's face was
+    drawn in the stream's previous frame (for hysteresis); wrappers must pass it on.
     """
 
     name: str

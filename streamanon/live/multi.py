@@ -127,6 +127,11 @@ class _Client:
         self.shared = shared
         self.name = shared.name
 
+    def refuses(self, crop: FaceCrop, drawn_before: bool = False) -> str | None:
+        """The shared generator's refusal (a pure function of the crop: safe on any thread)."""
+        refuses = getattr(self.shared.generator, "refuses", None)
+        return None if refuses is None else refuses(crop, drawn_before)
+
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         return self.shared.submit(batch)
 

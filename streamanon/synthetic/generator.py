@@ -108,9 +108,9 @@ class SyntheticFaceGenerator:
         self._inside = _interior(self.res, EDGE_MARGIN * self.res)
         self._fade = _edge_ramp(self.res, EDGE_MARGIN * self.res, EDGE_RAMP * self.res)
 
-    def refuses(self, crop: FaceCrop) -> str | None:
+    def refuses(self, crop: FaceCrop, drawn_before: bool = False) -> str | None:
         """Why this face should get the cover rather than a drawn face (see ``domain``)."""
-        return refusal(crop.landmarks, self.min_face_px, self.max_yaw)
+        return refusal(crop.landmarks, self.min_face_px, self.max_yaw, drawn_before)
 
     # 1. Alignment and conditions -------------------------------------------------------------
     def prepare(self, batch: Sequence[FaceCrop]) -> PreparedBatch:

@@ -151,10 +151,10 @@ class LatentSmoothedGenerator:
         self.smoother = smoother
         self.name = generator.name
 
-    def refuses(self, crop: FaceCrop) -> str | None:
+    def refuses(self, crop: FaceCrop, drawn_before: bool = False) -> str | None:
         """The wrapped generator's own refusal (it decides which faces it draws)."""
         refuses = getattr(self.generator, "refuses", None)
-        return None if refuses is None else refuses(crop)
+        return None if refuses is None else refuses(crop, drawn_before)
 
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         g = self.generator
