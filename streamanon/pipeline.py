@@ -63,6 +63,11 @@ class Anonymizer:
         self.mask = config.mask if limit is None else replace(config.mask, forehead=min(config.mask.forehead, limit))
         self.temporal = TemporalAnalyzer(config.temporal)
         self.steady = TemporalRenderer(config.temporal, self.mask, cover=self.covering)
+        self.guard = None  # optional: picks each identity's farthest-drawn seed (synthetic mode)
+        if a.guard_candidates and not self.covering:
+            from .synthetic.identity_guard import create_identity_guard
+
+            self.guard = create_identity_guard(self.generator, a.guard_candidates)
         self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
@@ -92,8 +97,11 @@ class Anonymizer:
         # 7. Steady the masks over time, never below what this frame's face needs covered.
         with self.stats.clock("temporal"):
             crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)
-        # 8. Generate new faces; anything that fails, times out or coasts gets the cover.
+        # 8. Generate new faces; anything that fails, times out or coasts gets the cover. (The
+        #    optional identity guard first picks, once per identity, the farthest-drawn seed.)
         with self.stats.clock("generate"):
+            if self.guard is not None:
+                crops = self.guard.choose(crops)
             patches, events = generate_or_cover(self.generator, crops, self.policy, self._drawn)
             self._drawn = {p.track_id for p in patches if not p.fallback}
         # 9. Blend each new face with its track's previous ones (steady face and skin tone).

@@ -42,6 +42,7 @@ class FlickeringGenerator:
 
 def anonymize(frames, enabled, generator, **temporal):
     an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s",
+                                       "anonymizer.guard_candidates": 0,  # not seed-driven: nothing to choose
                                        "temporal.enabled": enabled,
                                        **{f"temporal.{k}": v for k, v in temporal.items()}}), generator=generator)
     outs, analyses = [], []
