@@ -59,11 +59,14 @@ class PreparedBatch:
     matrices: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)        # hard canonical inpainting masks
     cells: list[np.ndarray] = field(default_factory=list)        # original low-frequency colour
+    skins: list[np.ndarray] = field(default_factory=list)        # where both faces are skin
     cond: np.ndarray | None = None                                # (B, 13, R, R) network conditions
     noise: np.ndarray | None = None                               # (B, 3, R, R) identity noise
     skipped: dict[int, str] = field(default_factory=dict)        # crop index -> reason
 
 
+SKIN_SCALE = 0.95
+"""Face oval scale (no forehead raise) over which skin colour is measured."""
 EDGE_MARGIN = 0.04
 """The invented region stays this far (fraction of the frame) inside the canonical frame, so
 its feathered edge lies where the network drew pixels: the new face never ends in a hard line
@@ -121,7 +124,7 @@ class SyntheticFaceGenerator:
                 p.skipped[i] = "no 478-point face mesh"
                 continue
             try:
-                cond, m, mask, cells = self._conditions(crop)
+                cond, m, mask, cells, skin = self._conditions(crop)
             except GeneratorError as exc:
                 p.skipped[i] = str(exc)
                 continue
@@ -129,6 +132,7 @@ class SyntheticFaceGenerator:
             p.matrices.append(m)
             p.masks.append(mask)
             p.cells.append(cells)
+            p.skins.append(skin)
             conds.append(cond)
             seeds.append(crop.seed)
         if conds:
@@ -156,11 +160,17 @@ class SyntheticFaceGenerator:
         blanked = masked_surroundings(crop.image, crop_mask.astype(np.float32))
         surroundings = masked_surroundings(align.warp_to_canonical(blanked, m, r), mask)
         # Low-frequency colour: the only use of inner-face pixels, reduced to grid x grid cells.
-        # (Anti-aliased first, so fine texture cannot alias into the cells as moire.)
+        # (Anti-aliased first, so fine texture cannot alias into the cells as moire.) The network
+        # gets them over the inpainting region, as in training; the colour match afterwards
+        # uses them over the original face oval only: over the whole region, a moved face wider
+        # than the original put background in the edge cells and the match tinted the new
+        # face's cheeks with it (green on a green screen). Cells without skin get its mean.
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-        smooth = cv2.GaussianBlur(crop.image, (0, 0), max(0.8, 0.8 / scale))
-        cells = lowfreq_cells(align.warp_to_canonical(smooth, m, r), mask, self.grid)
-        return assemble(mesh_maps(new_lm, r), cells, surroundings, mask), m, mask, cells
+        smooth = align.warp_to_canonical(cv2.GaussianBlur(crop.image, (0, 0), max(0.8, 0.8 / scale)), m, r)
+        skin = inpaint_mask(lm, r, SKIN_SCALE, forehead=0.0)
+        both = skin * inpaint_mask(new_lm, r, SKIN_SCALE, forehead=0.0)
+        cond = assemble(mesh_maps(new_lm, r), lowfreq_cells(smooth, mask, self.grid), surroundings, mask)
+        return cond, m, mask, lowfreq_cells(smooth, skin, self.grid), both
 
     # 2. Denoising in the aligned frame -------------------------------------------------------
     def denoise(self, prepared: PreparedBatch, start: np.ndarray | None = None,
@@ -184,7 +194,8 @@ class SyntheticFaceGenerator:
             face = ((aligned[row].transpose(1, 2, 0) + 1.0) * 127.5).clip(0, 255).astype(np.float32)
             mask = prepared.masks[row]
             if self.config.colour_match:
-                diff = prepared.cells[row] - lowfreq_cells(face, mask, self.grid)
+                # Measured where the original and the new face are both skin (see _conditions).
+                diff = prepared.cells[row] - lowfreq_cells(face, prepared.skins[row], self.grid)
                 face = face + upsample_cells(diff, self.res) * mask[..., None]
             face = face.clip(0, 255).astype(np.uint8)
             h, w = crop.image.shape[:2]
