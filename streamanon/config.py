@@ -104,7 +104,7 @@ class AnonymizerConfig:
     over a cheek edge) get the cover instead; the model never learnt profiles."""
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
-    dlib finds farthest from the person (0: off). About 1 s per new person on 2 CPU cores."""
+    dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
     fallback: Literal["auto", "solid", "blur"] = "auto"
