@@ -244,3 +244,22 @@ def make_unknown_codec_clip(path: str | Path) -> Path:
     assert data.count(b"V_MPEG4/ISO/AVC") == 1
     path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_STREAMANON/XX"))
     return path
+
+
+def anonymize_frames(images: list[np.ndarray], overrides: dict):
+    """``images`` through one fresh Anonymizer built from ``overrides`` (closed afterwards):
+    ``(anonymizer, [(analysis, out_frame, record), ...])``."""
+    from streamanon.config import Config
+    from streamanon.pipeline import Anonymizer
+    from streamanon.types import VideoFrame
+
+    an = Anonymizer(Config().override(overrides))
+    try:
+        results = []
+        for i, image in enumerate(images):
+            analysis = an.analyze(VideoFrame(image, i, pts=i, time_base=None))
+            out, record = an.render(analysis)
+            results.append((analysis, out, record))
+        return an, results
+    finally:
+        an.close()

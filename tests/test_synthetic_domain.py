@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("mediapipe")
 
-from streamanon.config import Config, DetectorConfig  # noqa: E402
+from streamanon.config import DetectorConfig  # noqa: E402
 from streamanon.detect import FaceDetector  # noqa: E402
 from streamanon.synthetic.domain import mesh_size, refusal, yaw_offset  # noqa: E402
 
@@ -66,18 +66,12 @@ def test_pipeline_draws_big_faces_and_covers_small_ones(yunet, scale, drawn):
     import av
 
     from conftest import shared_video
-    from streamanon.pipeline import Anonymizer
-    from streamanon.types import VideoFrame
+    from media import anonymize_frames
 
     with av.open(str(shared_video("talking_d0.mp4"))) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24")
     image = _on_canvas(first, scale)
-    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic"}))
-    try:
-        analysis = an.analyze(VideoFrame(image, 0, pts=0, time_base=None))
-        out, record = an.render(analysis)
-    finally:
-        an.close()
+    _, [(analysis, out, record)] = anonymize_frames([image], {"anonymizer.mode": "synthetic"})
     (track,) = analysis.tracks
     size = mesh_size(track.landmarks)
     assert (size >= 96) == drawn, f"face mesh {size:.0f} px at scale {scale}"
@@ -153,8 +147,7 @@ def test_pipeline_keeps_drawing_a_face_that_shrinks_just_below_the_limit():
     import av
 
     from conftest import shared_video
-    from streamanon.pipeline import Anonymizer
-    from streamanon.types import VideoFrame
+    from media import anonymize_frames
 
     with av.open(str(shared_video("talking_d0.mp4"))) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24")
@@ -162,17 +155,8 @@ def test_pipeline_keeps_drawing_a_face_that_shrinks_just_below_the_limit():
     big, small = _on_canvas(first, 0.40), _on_canvas(first, 0.33)
 
     def reasons(images):
-        an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "t"}))
-        try:
-            out = []
-            for i, img in enumerate(images):
-                analysis = an.analyze(VideoFrame(img, i, pts=i, time_base=None))
-                (track,) = analysis.tracks
-                _, record = an.render(analysis)
-                out.append((round(mesh_size(track.landmarks)), record.fallback_reasons))
-            return out
-        finally:
-            an.close()
+        _, results = anonymize_frames(images, {"anonymizer.mode": "synthetic", "identity.salt": "t"})
+        return [(round(mesh_size(a.tracks[0].landmarks)), r.fallback_reasons) for a, _, r in results]
 
     shrinking = reasons([big] * 3 + [small] * 4)
     assert all(r == () for _, r in shrinking), f"(mesh px, covers) per frame: {shrinking}"

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("mediapipe")
 pytest.importorskip("dlib")
 
-from streamanon.config import AnonymizerConfig, Config, DetectorConfig, MaskConfig  # noqa: E402
+from streamanon.config import AnonymizerConfig, DetectorConfig, MaskConfig  # noqa: E402
 from streamanon.errors import ConfigError  # noqa: E402
 from streamanon.synthetic.identity_guard import IdentityGuard, candidate_seeds  # noqa: E402
 
@@ -94,18 +94,12 @@ def test_guard_needs_at_least_two_candidates(generator):
 
 
 def test_pipeline_draws_the_guarded_face(face):
+    from media import anonymize_frames
     from streamanon.evaluation.faces import DlibFaceModel
-    from streamanon.pipeline import Anonymizer
-    from streamanon.types import VideoFrame
 
     image, _ = face
-    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 6,
-                                       "identity.salt": "guard"}))
-    try:
-        analysis = an.analyze(VideoFrame(image, 0, pts=0, time_base=None))
-        out, record = an.render(analysis)
-    finally:
-        an.close()
+    an, [(analysis, out, record)] = anonymize_frames(
+        [image], {"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 6, "identity.salt": "guard"})
     (track,) = analysis.tracks
     assert record.replaced == 1
     distances = an.guard.distances[track.seed]
