@@ -65,7 +65,8 @@ class IdentityGuard:
         self.generator, self.embedder, self.candidates = generator, embedder, int(candidates)
         self._chosen: OrderedDict[int, int] = OrderedDict()
         self.distances: dict[int, list[float]] = {}
-        """Recogniser distance of each candidate, by original seed (for reports and tests)."""
+        """Recogniser distance of each candidate, by original seed (for reports and tests; kept
+        as long as the choice is)."""
 
     def choose(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
         """``crops`` with each identity's chosen seed (chosen now for identities drawn first)."""
@@ -77,7 +78,8 @@ class IdentityGuard:
                 continue  # not drawn (yet): choose when it is
             self._chosen[crop.seed] = self._pick(crop)
             while len(self._chosen) > REMEMBERED:
-                self._chosen.popitem(last=False)
+                forgotten, _ = self._chosen.popitem(last=False)
+                self.distances.pop(forgotten, None)
         return [c if self._chosen.get(c.seed, c.seed) == c.seed else replace(c, seed=self._chosen[c.seed])
                 for c in crops]
 
