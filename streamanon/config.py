@@ -93,7 +93,9 @@ class IdentityConfig:
 class AnonymizerConfig:
     """How faces are replaced or covered."""
 
-    mode: Mode = "blur"
+    mode: Mode = "synthetic"
+    """``synthetic`` replaces faces (needs the ``synthetic`` extra); ``blur``, ``pixelate`` and
+    ``solid`` cover them. Live streams default to ``blur`` (LIVE_DEFAULTS)."""
     degree: float = 2.0
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
     min_face_px: float = 96.0
@@ -105,6 +107,13 @@ class AnonymizerConfig:
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
     dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
+    verify_every: int = 4
+    """Synthetic mode, identity check: dlib compares each drawn face with the person on its first
+    drawn frame and then every this many frames (every frame while it is close); a face within
+    ``verify_distance`` gets the cover (0: off). About 170 ms per checked face on 2 CPU cores."""
+    verify_distance: float = 0.62
+    """Identity check: drawn faces closer to the person than this are covered (dlib's
+    same-person threshold is 0.6; where a face is boxed moved the distance by about 0.01)."""
     backend: Literal["torch", "onnx", "tensorrt"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
     fallback: Literal["auto", "solid", "blur"] = "auto"

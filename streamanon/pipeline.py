@@ -64,10 +64,14 @@ class Anonymizer:
         self.temporal = TemporalAnalyzer(config.temporal)
         self.steady = TemporalRenderer(config.temporal, self.mask, cover=self.covering)
         self.guard = None  # optional: picks each identity's farthest-drawn seed (synthetic mode)
-        if a.guard_candidates and not self.covering:
+        self.check = None  # optional: covers drawn faces a recogniser still matches to the person
+        if not self.covering:
+            from .synthetic.identity_check import create_identity_check
             from .synthetic.identity_guard import create_identity_guard
 
             self.guard = create_identity_guard(self.generator, a.guard_candidates)
+            self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
+                                               self.policy.color)
         self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
@@ -107,15 +111,20 @@ class Anonymizer:
         # 9. Blend each new face with its track's previous ones (steady face and skin tone).
         with self.stats.clock("temporal"):
             patches = self.steady.steady_faces(patches, crops)
-        # 10. Blend the patches back into the frame.
+        # 10. Optional identity check: a drawn face a recogniser still matches gets the cover.
+        if self.check is not None:
+            with self.stats.clock("verify"):
+                patches, checked = self.check.verify(patches, crops)
+            events += checked
+        # 11. Blend the patches back into the frame.
         with self.stats.clock("compose"):
             image = compose(frame.image, patches)
-        # 11. Optional visible "AI-modified" label.
+        # 12. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
 
             image = draw_label(image, self.config.provenance.label_text)
-        # 12. Record what happened, for provenance and the report.
+        # 13. Record what happened, for provenance and the report.
         record = FrameRecord(index=frame.index, pts=frame.pts, faces=len(patches),
                              replaced=sum(not p.fallback for p in patches), fallback=len(events),
                              mode=self.config.anonymizer.mode,

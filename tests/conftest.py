@@ -53,3 +53,25 @@ def face_clip(tmp_path: Path, face_frames) -> Path:
 
     return make_clip(tmp_path / "face.mp4", frames=len(face_frames), size=(640, 360), fps=25,
                      image_fn=lambda i: face_frames[i])
+
+
+@pytest.fixture(scope="session")
+def talking_face():
+    """First frame of talking_d0 (real, never trained on) and its largest meshed face's crop
+    (track 0, seed 1234, synthetic-mode mask)."""
+    pytest.importorskip("mediapipe")
+    import av
+    from dataclasses import replace
+
+    from streamanon.config import DetectorConfig, MaskConfig
+    from streamanon.crop import cut_faces
+    from streamanon.detect import FaceDetector
+    from streamanon.types import Track
+
+    with av.open(str(shared_video("talking_d0.mp4"))) as c:
+        image = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    d = max((d for d in FaceDetector(DetectorConfig()).detect(image) if d.landmarks is not None),
+            key=lambda d: d.size)
+    track = Track(track_id=0, box=d.box, seed=1234, age=1, misses=0, landmarks=d.landmarks,
+                  keypoints=d.keypoints, score=d.score)
+    return image, cut_faces(image, [track], replace(MaskConfig(), forehead=0.06), cover=False)[0]

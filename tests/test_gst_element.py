@@ -228,7 +228,7 @@ def test_caps_timestamps_pass_through_and_every_buffer_carries_the_meta(gst_env,
         assert payload == buf["custom"], "the custom meta carries the same JSON"
         assert (payload["tool"], payload["frame"], payload["pts"], payload["tb"]) == \
             ("streamanon", i, i * 40_000_000, "1/1000000000")
-        assert payload["faces"] == 0 and payload["mode"] == "blur" and "s3cret" not in json.dumps(payload)
+        assert payload["faces"] == 0 and payload["mode"] == "synthetic" and "s3cret" not in json.dumps(payload)
     upstream, total = seen["upstream_latency"][1], seen["latency"][1]
     assert total - upstream == 3 * 40_000_000, "three held frames of 40 ms are added to the latency"
     assert seen["stats"]["frames"] == 10

@@ -10,29 +10,9 @@ pytest.importorskip("torch")
 pytest.importorskip("mediapipe")
 pytest.importorskip("dlib")
 
-from streamanon.config import AnonymizerConfig, DetectorConfig, MaskConfig  # noqa: E402
+from streamanon.config import AnonymizerConfig  # noqa: E402
 from streamanon.errors import ConfigError  # noqa: E402
 from streamanon.synthetic.identity_guard import IdentityGuard, candidate_seeds  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def face():
-    """First frame of talking_d0 (real, never trained on), its largest meshed face's crop."""
-    import av
-    from dataclasses import replace
-
-    from conftest import shared_video
-    from streamanon.crop import cut_faces
-    from streamanon.detect import FaceDetector
-    from streamanon.types import Track
-
-    with av.open(str(shared_video("talking_d0.mp4"))) as c:
-        image = next(c.decode(video=0)).to_ndarray(format="rgb24")
-    d = max((d for d in FaceDetector(DetectorConfig()).detect(image) if d.landmarks is not None),
-            key=lambda d: d.size)
-    track = Track(track_id=0, box=d.box, seed=1234, age=1, misses=0, landmarks=d.landmarks,
-                  keypoints=d.keypoints, score=d.score)
-    return image, cut_faces(image, [track], replace(MaskConfig(), forehead=0.06), cover=False)[0]
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +40,12 @@ def test_candidate_seeds_start_with_the_own_seed_and_are_distinct_and_fixed():
     assert all(0 <= s < 2**63 for s in seeds)
 
 
-def test_guard_keeps_the_farthest_face_once_per_identity(face, generator):
+def test_guard_keeps_the_farthest_face_once_per_identity(talking_face, generator):
     from dataclasses import replace
 
     from streamanon.evaluation.faces import DlibFaceModel
 
-    _, crop = face
+    _, crop = talking_face
     counting = Counting(generator)
     guard = IdentityGuard(counting, DlibFaceModel(), candidates=6)
     (chosen,) = guard.choose([crop])
@@ -78,12 +58,12 @@ def test_guard_keeps_the_farthest_face_once_per_identity(face, generator):
     assert [c.seed for c in again] == [chosen.seed, chosen.seed] and counting.calls == 1
 
 
-def test_guard_leaves_faces_it_cannot_judge_with_their_own_seed(face, generator):
+def test_guard_leaves_faces_it_cannot_judge_with_their_own_seed(talking_face, generator):
     class Broken:
         def embed(self, image, rect, landmarks=None):
             raise RuntimeError("no recogniser")
 
-    _, crop = face
+    _, crop = talking_face
     guard = IdentityGuard(generator, Broken(), candidates=4)
     assert [c.seed for c in guard.choose([crop])] == [crop.seed]
 
@@ -93,11 +73,11 @@ def test_guard_needs_at_least_two_candidates(generator):
         IdentityGuard(generator, object(), candidates=1)
 
 
-def test_pipeline_draws_the_guarded_face(face):
+def test_pipeline_draws_the_guarded_face(talking_face):
     from media import anonymize_frames
     from streamanon.evaluation.faces import DlibFaceModel
 
-    image, _ = face
+    image, _ = talking_face
     an, [(analysis, out, record)] = anonymize_frames(
         [image], {"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 6, "identity.salt": "guard"})
     (track,) = analysis.tracks

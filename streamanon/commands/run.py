@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Anonymize every face in SRC (a video file, a folder, or a stream URL).")
     p.add_argument("src", metavar="SRC", help="video file, folder (tree mirrored into DST) or stream URL")
     p.add_argument("-o", "--output", dest="dst", metavar="DST", required=True, help="output file, folder or URL")
-    p.add_argument("--mode", choices=MODES, help="how faces are replaced (default from config: %(default)s)")
+    p.add_argument("--mode", choices=MODES, help="how faces are replaced (default: the config's; synthetic for files, blur for live streams)")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML configuration (see configs/)")
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON run report here")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device for the generator")

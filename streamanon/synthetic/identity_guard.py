@@ -25,21 +25,17 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, ConfigError
 from ..types import FaceCrop
+from .identity_check import Embedder, drawn_distance, face_rect
 
 log = logging.getLogger(__name__)
 REMEMBERED = 4096
 """Identities whose choice a stream keeps (oldest forgotten first)."""
-
-
-class Embedder(Protocol):
-    def embed(self, image: np.ndarray, rect: tuple[float, float, float, float],
-              landmarks: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def candidate_seeds(seed: int, count: int) -> list[int]:
@@ -49,11 +45,6 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
         digest = hashlib.blake2b(f"streamanon-guard\x00{seed}\x00{k}".encode(), digest_size=8).digest()
         out.append(int.from_bytes(digest, "big") & ((1 << 63) - 1))
     return out
-
-
-def _face_rect(crop: FaceCrop) -> tuple[float, float, float, float]:
-    lm = crop.landmarks[:, :2]
-    return float(lm[:, 0].min()), float(lm[:, 1].min()), float(lm[:, 0].max()), float(lm[:, 1].max())
 
 
 class IdentityGuard:
@@ -85,15 +76,10 @@ class IdentityGuard:
 
     def _pick(self, crop: FaceCrop) -> int:
         seeds = candidate_seeds(crop.seed, self.candidates)
-        rect = _face_rect(crop)
         try:
             patches = self.generator.generate([replace(crop, seed=s) for s in seeds])
-            reference = self.embedder.embed(crop.image, rect)
-            distances = []
-            for patch in patches:
-                alpha = patch.mask[..., None]
-                drawn = (patch.image * alpha + crop.image * (1.0 - alpha)).round().astype(np.uint8)
-                distances.append(float(np.linalg.norm(self.embedder.embed(drawn, rect) - reference)))
+            reference = self.embedder.embed(crop.image, face_rect(crop))
+            distances = [drawn_distance(self.embedder, crop, patch, reference) for patch in patches]
         except Exception as exc:  # the guard only improves a choice; without it the own seed stands
             log.warning("identity guard failed for track %d, keeping its own seed: %s", crop.track_id, exc)
             return crop.seed

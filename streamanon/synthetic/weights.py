@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GeneratorError
+from ..errors import BackendUnavailableError, GeneratorError
 from .degree import ShapeModel
 from .model import ModelConfig
 
@@ -71,7 +71,10 @@ def save_weights(path: Path, model_config: ModelConfig, state: dict, shape: Shap
 
 def load_weights(path: str | Path | None = None) -> GeneratorWeights:
     """Load and hash-check the weights (the packaged default when ``path`` is None)."""
-    from safetensors.numpy import load_file
+    try:
+        from safetensors.numpy import load_file
+    except ImportError as exc:
+        raise BackendUnavailableError("synthetic", "synthetic", str(exc)) from None
 
     p = Path(path) if path else default_weights_path()
     side = p.with_suffix(".json")

@@ -12,6 +12,7 @@ class TorchBackend:
 
     def __init__(self, weights, device: str = "cpu", fp16: bool = False) -> None:
         try:
+            import diffusers  # noqa: F401  (the UNet's blocks)
             import torch
         except ImportError as exc:
             raise BackendUnavailableError("torch", "synthetic", str(exc)) from None

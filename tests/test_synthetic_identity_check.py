@@ -1,0 +1,137 @@
+"""The identity check: a drawn face that a face recogniser still matches to the person is
+covered before the frame leaves; checks run on a face's first drawn frame, then every N
+frames, and every frame while the face is close or failing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from streamanon.errors import ConfigError
+from streamanon.synthetic.identity_check import IdentityCheck
+from streamanon.types import FaceCrop, FacePatch
+
+
+def _crop(track_id: int = 0) -> FaceCrop:
+    rng = np.random.default_rng(track_id)
+    image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mask = np.zeros((64, 64), np.float32)
+    mask[12:52, 12:52] = 1.0
+    lm = np.array([[12, 12], [52, 52], [30, 40]], np.float32)
+    return FaceCrop(track_id=track_id, box=(0, 0, 64, 64), image=image, mask=mask, seed=7, landmarks=lm)
+
+
+def _drawn(crop: FaceCrop) -> FacePatch:
+    return FacePatch(crop.track_id, crop.box, 255 - crop.image, crop.mask.copy())
+
+
+class Scripted:
+    """Distance of each drawn face from the original, in order; counts recogniser calls."""
+
+    def __init__(self, distances):
+        self.distances, self.calls = list(distances), 0
+
+    def embed(self, image, rect, landmarks=None):
+        self.calls += 1
+        vec = np.zeros(128, np.float32)
+        if self.calls % 2 == 0:  # reference first, then the drawn face
+            vec[0] = self.distances.pop(0)
+        return vec
+
+
+def test_schedule_first_frame_then_every_n_and_every_frame_while_close():
+    crop = _crop()
+    script = Scripted([0.9, 0.68, 0.5, 0.9, 0.9])
+    check = IdentityCheck(script, every=3, min_distance=0.65)
+    seen = []
+    for frame in range(8):
+        present = frame != 6  # the face is not drawn in frame 6 (refused, coasting or gone)
+        patches, events = check.verify([_drawn(crop)] if present else [], [crop] if present else [])
+        seen.append((frame, [p.fallback for p in patches], [e.reason for e in events], script.calls // 2))
+    assert seen == [
+        (0, [False], [], 1),   # first drawn frame: checked, far
+        (1, [False], [], 1),   # not due
+        (2, [False], [], 1),
+        (3, [False], [], 2),   # due: 0.68 passes but is close, so the next frame is checked too
+        (4, [True], ["identity_check"], 3),  # 0.5: covered
+        (5, [False], [], 4),   # failed faces are checked every frame: 0.9 passes again
+        (6, [], [], 4),
+        (7, [False], [], 5),   # back after a frame without drawing: checked at once
+    ]
+
+
+def test_a_check_that_cannot_run_covers_the_face():
+    class Broken:
+        def embed(self, image, rect, landmarks=None):
+            raise RuntimeError("no recogniser")
+
+    crop = _crop()
+    (patch,), (event,) = IdentityCheck(Broken(), every=4).verify([_drawn(crop)], [crop])
+    assert patch.fallback and event.reason == "identity_check_error"
+    face = crop.mask > 0.5
+    assert np.abs(patch.image[face].astype(int) - crop.image[face]).mean() > 20  # not the original
+
+
+def test_covers_pass_unchecked_and_settings_are_validated():
+    crop = _crop()
+    cover = dataclasses.replace(_drawn(crop), fallback=True)
+    script = Scripted([])
+    assert IdentityCheck(script).verify([cover], [crop])[0] == [cover] and script.calls == 0
+    with pytest.raises(ConfigError, match="verify_every"):
+        IdentityCheck(script, every=0)
+    with pytest.raises(ConfigError, match="verify_distance"):
+        IdentityCheck(script, min_distance=0.0)
+
+
+@pytest.mark.shared
+def test_real_face_left_as_it_was_is_covered_and_a_drawn_one_passes(talking_face):
+    pytest.importorskip("dlib")
+    pytest.importorskip("torch")
+    from streamanon.config import AnonymizerConfig
+    from streamanon.evaluation.faces import DlibFaceModel
+    from streamanon.synthetic import create_synthetic_generator
+
+    _, crop = talking_face
+    check = IdentityCheck(DlibFaceModel(), every=4, min_distance=0.65)
+    leaked = FacePatch(crop.track_id, crop.box, crop.image.copy(), crop.mask.copy())  # generator copied the face
+    (patch,), (event,) = check.verify([leaked], [crop])
+    assert patch.fallback and event.reason == "identity_check" and check.distances[0] < 0.1
+
+    generator = create_synthetic_generator(AnonymizerConfig(mode="synthetic", backend="torch"))
+    fresh = IdentityCheck(DlibFaceModel(), every=4, min_distance=0.65)
+    (drawn,) = generator.generate([crop])
+    (patch,), events = fresh.verify([drawn], [crop])
+    assert fresh.distances[0] > 0.65 and not patch.fallback and events == [], fresh.distances
+
+
+@pytest.mark.shared
+def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
+    pytest.importorskip("dlib")
+    from streamanon.config import Config
+    from streamanon.pipeline import Anonymizer
+    from streamanon.types import VideoFrame
+
+    class Leaking:
+        """A broken generator that hands back the original face as if it were drawn."""
+
+        name = "leaking"
+
+        def generate(self, batch):
+            return [FacePatch(c.track_id, c.box, c.image.copy(), np.ones_like(c.mask)) for c in batch]
+
+    image, _ = talking_face
+    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 0,
+                                       "identity.salt": "check"}), generator=Leaking())
+    try:
+        for i in range(3):
+            analysis = an.analyze(VideoFrame(image, i, pts=i, time_base=None))
+            out, record = an.render(analysis)
+            assert record.replaced == 0 and "identity_check" in record.fallback_reasons, record
+            (track,) = analysis.tracks
+            x0, y0, x1, y1 = (int(v) for v in track.box)
+            diff = np.abs(out.image[y0:y1, x0:x1].astype(int) - image[y0:y1, x0:x1]).mean()
+            assert diff > 15, diff  # the face left covered, not as it came in
+    finally:
+        an.close()
