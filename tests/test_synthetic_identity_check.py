@@ -43,12 +43,14 @@ class Scripted:
 
 def test_schedule_first_frame_then_every_n_and_every_frame_while_close():
     crop = _crop()
-    script = Scripted([0.9, 0.68, 0.5, 0.9, 0.9])
+    script = Scripted([0.9, 0.68, 0.5, 0.66, 0.9, 0.5, 0.66])
     check = IdentityCheck(script, every=3, min_distance=0.65)
     seen = []
-    for frame in range(8):
-        present = frame != 6  # the face is not drawn in frame 6 (refused, coasting or gone)
-        patches, events = check.verify([_drawn(crop)] if present else [], [crop] if present else [])
+    for frame in range(11):
+        present = frame != 6  # the face has left in frame 6
+        coasting = frame == 8  # and is not drawn in frame 8 (the detector lost it)
+        patches = [dataclasses.replace(_drawn(crop), fallback=coasting)] if present else []
+        patches, events = check.verify(patches, [crop] if present else [])
         seen.append((frame, [p.fallback for p in patches], [e.reason for e in events], script.calls // 2))
     assert seen == [
         (0, [False], [], 1),   # first drawn frame: checked, far
@@ -56,9 +58,12 @@ def test_schedule_first_frame_then_every_n_and_every_frame_while_close():
         (2, [False], [], 1),
         (3, [False], [], 2),   # due: 0.68 passes but is close, so the next frame is checked too
         (4, [True], ["identity_check"], 3),  # 0.5: covered
-        (5, [False], [], 4),   # failed faces are checked every frame: 0.9 passes again
-        (6, [], [], 4),
-        (7, [False], [], 5),   # back after a frame without drawing: checked at once
+        (5, [True], ["identity_check"], 4),  # 0.66 passes the limit but not by the margin: still covered
+        (6, [], [], 4),        # gone: its state is forgotten
+        (7, [False], [], 5),   # back: checked at once, 0.9
+        (8, [True], [], 5),    # coasting: the fail-closed cover, nothing to check
+        (9, [True], ["identity_check"], 6),  # drawn again: checked at once, 0.5
+        (10, [True], ["identity_check"], 7),  # 0.66 after a failure: still covered
     ]
 
 

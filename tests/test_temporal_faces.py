@@ -43,6 +43,7 @@ class FlickeringGenerator:
 def anonymize(frames, enabled, generator, **temporal):
     an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s",
                                        "anonymizer.guard_candidates": 0,  # not seed-driven: nothing to choose
+                                       "anonymizer.verify_every": 0,  # a blurred original: the check would cover it
                                        "temporal.enabled": enabled,
                                        **{f"temporal.{k}": v for k, v in temporal.items()}}), generator=generator)
     outs, analyses = [], []
@@ -256,3 +257,27 @@ def test_latents_of_a_staged_generator_are_smoothed_per_track(face_frames):
     off = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "temporal.enabled": False}),
                      generator=StagedToyGenerator())
     assert isinstance(off.generator, StagedToyGenerator)
+
+
+def test_motion_map_lowers_the_blend_only_where_the_face_moves():
+    """An opening mouth (a tenth of the landmarks) barely moves the whole-face mean; the local
+    map lets the mouth follow while the still cheeks stay blended."""
+    from streamanon.temporal.latent import aligned_motion, aligned_motion_map
+
+    side = 64
+    ys, xs = np.mgrid[8:56:4, 8:56:4]
+    before = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+    after = before.copy()
+    mouth = (before[:, 1] >= 44) & (np.abs(before[:, 0] - 32) <= 8)
+    after[mouth, 1] += 3.0  # the jaw drops 3 px
+    whole = aligned_motion(before, after, side)
+    assert aligned_motion_map(before, after, side, 0.0) == whole
+    field = aligned_motion_map(before, after, side, 0.06)
+    assert field.shape == (side, side)
+    assert field[48, 32] > 4 * whole and field[16, 12] < 0.25 * whole
+    smoother = TrackLatentSmoother(TemporalConfig())
+    still, moved = np.zeros((3, side, side), np.float32), np.ones((3, side, side), np.float32)
+    smoother.step(0, still, 0.0)
+    out = smoother.step(0, moved, field)
+    # The previous face is kept at the cheek (weight near face_weight), hardly at the mouth.
+    assert out[0, 16, 12] < 1.0 - 0.8 * TemporalConfig().face_weight and out[0, 48, 32] > 0.9

@@ -12,7 +12,8 @@ result is checked like any other failure and covered when in doubt.
 Cost: two dlib embeddings per checked face (about 85 ms each on 2 CPU cores). A face is
 checked on its first drawn frame and then every ``every`` frames; a face whose distance came
 within ``RECHECK_BAND`` of the limit (a failed one too) is checked again on its next drawn
-frame, so a failed face stays covered until a check passes. dlib is also the eval's attacker, so
+frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND`` (hysteresis:
+a face hovering at the limit would otherwise flip between drawn and covered every frame). dlib is also the eval's attacker, so
 dlib leak figures with the check on are optimistic by construction (MODEL_CARD.md).
 """
 
@@ -78,6 +79,7 @@ class IdentityCheck:
         self.embedder, self.every, self.min_distance = embedder, int(every), float(min_distance)
         self.cover, self.color = cover, color
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
+        self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
         self.distances: dict[int, float] = {}
         """Last measured distance per track (for reports and tests)."""
 
@@ -102,6 +104,7 @@ class IdentityCheck:
         for track in set(self._due) - drawn:  # not drawn this frame: checked again when it is
             self._due.pop(track)
             self.distances.pop(track, None)
+        self._failed &= {c.track_id for c in crops}  # gone: forgotten
         return out, events
 
     def _judge(self, track: int, crop: FaceCrop, patch: FacePatch) -> str | None:
@@ -114,11 +117,17 @@ class IdentityCheck:
         except Exception as exc:  # a check that cannot run must not let the face through
             log.warning("identity check failed for track %d: %s", track, exc)
             self._due[track], self.distances[track] = 0, float("nan")
+            self._failed.add(track)
             return "identity_check_error"
         self.distances[track] = distance
         near = distance < self.min_distance + RECHECK_BAND
         self._due[track] = 0 if near else self.every - 1
-        return "identity_check" if distance < self.min_distance else None
+        limit = self.min_distance + (RECHECK_BAND if track in self._failed else 0.0)
+        if distance < limit:
+            self._failed.add(track)
+            return "identity_check"
+        self._failed.discard(track)
+        return None
 
 
 def create_identity_check(every: int, min_distance: float, cover: str,

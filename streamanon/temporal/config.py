@@ -46,6 +46,10 @@ class TemporalConfig:
     """Motion (mean landmark change in the aligned frame, as a fraction of its side, per
     frame) at which the blend weight has fallen to a third. Lower: the weight falls sooner,
     so fast expressions stay crisp but flicker returns sooner."""
+    motion_radius: float = 0.06
+    """Reach (fraction of the aligned face's side) over which landmark motion lowers the blend
+    weight locally: an opening mouth is blended less while cheeks and brow stay steady. 0: one
+    weight for the whole face (its mean motion), which holds expressions back."""
     warm_start: float = 1.0
     """For flow/diffusion samplers: the time the sampler restarts from, mixing the previous
     face with the track's fixed noise (1.0: start from noise every frame). Below 1 it saves
@@ -77,6 +81,8 @@ class TemporalConfig:
                 raise ValueError(f"temporal.{name}: expected 0 <= value < 1, got {value}")
         if not 0.0 < self.warm_start <= 1.0:
             raise ValueError(f"temporal.warm_start: expected 0 < value <= 1, got {self.warm_start}")
+        if not 0.0 <= self.motion_radius <= 0.5:
+            raise ValueError(f"temporal.motion_radius: expected 0 <= value <= 0.5, got {self.motion_radius}")
         for name in ("landmark_min_cutoff", "landmark_d_cutoff", "fps_fallback", "face_motion_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"temporal.{name}: expected > 0, got {getattr(self, name)}")
