@@ -19,19 +19,31 @@ def _face_image() -> np.ndarray:
     return data.astronaut()  # 512x512 RGB portrait (public domain, NASA)
 
 
-def demo_frames(frames: int, size: tuple[int, int]) -> list[np.ndarray]:
-    """Frames of the astronaut drifting and zooming over a soft gradient background."""
+PORTRAIT = (115, 10, 335, 230)
+"""Head and shoulders of the astronaut photo (x0, y0, x1, y1): its face is about 110 px of 512."""
+
+
+def demo_frames(frames: int, size: tuple[int, int], portrait: bool = False) -> list[np.ndarray]:
+    """Frames of the astronaut drifting and zooming over a soft gradient background.
+
+    ``portrait``: only her head and shoulders, larger (face about 125-170 px at 640x360, above
+    the 96 px under which synthetic mode covers instead of drawing); else the whole photo
+    (face about 40-60 px)."""
     import cv2
 
     width, height = size
     face = _face_image()
+    if portrait:
+        x0, y0, x1, y1 = PORTRAIT
+        face = face[y0:y1, x0:x1]
+    low, swing = (0.7, 0.25) if portrait else (0.55, 0.3)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     background = np.stack([60 + 80 * xx / width, 90 + 40 * yy / height, 140 - 60 * xx / width], axis=-1)
     background = background.astype(np.uint8)
     out = []
     for i in range(frames):
         t = i / max(1, frames - 1)
-        side = int(height * (0.55 + 0.3 * np.sin(np.pi * t)))
+        side = int(height * (low + swing * np.sin(np.pi * t)))
         picture = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         x = int((width - side) * (0.1 + 0.8 * t))
         y = int((height - side) * (0.5 + 0.4 * np.sin(2 * np.pi * t)) / 1.0)
@@ -42,8 +54,9 @@ def demo_frames(frames: int, size: tuple[int, int]) -> list[np.ndarray]:
     return out
 
 
-def make_demo_clip(path: str | Path, frames: int = 90, size: tuple[int, int] = (640, 360), fps: int = 30) -> Path:
-    """Write the demo clip (H.264 + AAC tone) to ``path``."""
+def make_demo_clip(path: str | Path, frames: int = 90, size: tuple[int, int] = (640, 360), fps: int = 30,
+                   portrait: bool = False) -> Path:
+    """Write the demo clip (H.264 + AAC tone) to ``path``; ``portrait`` as in :func:`demo_frames`."""
     import av
 
     path = Path(path)
@@ -54,7 +67,7 @@ def make_demo_clip(path: str | Path, frames: int = 90, size: tuple[int, int] = (
         video.options = {"preset": "veryfast", "crf": "20"}
         audio = container.add_stream("aac", rate=48000)
         audio.layout = "mono"
-        for i, image in enumerate(demo_frames(frames, size)):
+        for i, image in enumerate(demo_frames(frames, size, portrait)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, fps)
             container.mux(video.encode(frame))

@@ -22,13 +22,14 @@ def main(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     out = Path(args.out_dir)
-    source = make_demo_clip(out / "demo_input.mp4")
+    source = make_demo_clip(out / "demo_input.mp4", portrait=True)  # faces large enough to draw
     target = out / "demo_anonymized.mp4"
     config = load_config(overrides={"anonymizer.mode": args.mode})
     report = anonymize_file(source, target, config, overwrite=True)
     write_report(out / "demo_report.json", report)
     if not args.quiet:
         print(f"input:  {source}\noutput: {target}\nreport: {out / 'demo_report.json'}\n"
-              f"{report['frames_out']} frames, {report['faces_total']} faces covered "
-              f"({report['mode']}), {report['fps']:.1f} fps", file=sys.stderr)
+              f"{report['frames_out']} frames, {report['faces_total']} faces anonymized "
+              f"({report['mode']}; {report['fallback_total']} of them with the fail-closed cover), "
+              f"{report['fps']:.1f} fps", file=sys.stderr)
     return 0
