@@ -90,3 +90,31 @@ def test_real_talking_head_is_steadier_without_lag():
     assert jitter(smooth) < 0.6 * jitter(raw)
     lag = float(np.linalg.norm(smooth - raw, axis=-1).mean())
     assert lag < 0.02 * size
+
+
+def test_speech_keeps_its_mouth_while_the_face_stays_steady():
+    """Lips opening and closing at 4 Hz (speech) on a still face: the lips keep most of their
+    swing (their own cutoff), the face outline keeps its calm; with the face's cutoff on the
+    lips too, the swing is flattened."""
+    from streamanon.synthetic.mesh_topology import OVAL_LOOP
+
+    rng = np.random.default_rng(1)
+    base = rng.uniform(100, 300, (478, 2))
+    lower_lip = [14, 87, 178, 88, 95, 317, 402, 318, 324]  # inner lower lip
+
+    def swing(config):
+        smoother = LandmarkSmoother(config)
+        lips, oval = [], []
+        for i in range(90):
+            pts = base + rng.normal(0, 1.0, base.shape)
+            pts[lower_lip, 1] += 6.0 * np.sin(2 * np.pi * 4.0 * i / 30)
+            (t,) = smoother.smooth([track(pts)], i / 30)
+            lips.append(t.landmarks[lower_lip, 1].mean())
+            oval.append(t.landmarks[list(OVAL_LOOP)])
+        jitter = float(np.linalg.norm(np.diff(oval[30:], axis=0), axis=-1).mean())
+        return float(np.ptp(lips[30:])) / 12.0, jitter
+
+    kept, jitter = swing(TemporalConfig())
+    flattened, _ = swing(TemporalConfig(landmark_expression_cutoff=1.0))
+    assert kept > 0.6 and flattened < 0.8 * kept, (kept, flattened)
+    assert jitter < 0.35 * np.sqrt(2)  # the outline as steady as a still face's (first test)

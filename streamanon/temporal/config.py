@@ -25,6 +25,10 @@ class TemporalConfig:
     fast head turns, more jitter let through while moving."""
     landmark_d_cutoff: float = 1.0
     """Cutoff (Hz) of the speed estimate that drives the adaptive cutoff."""
+    landmark_expression_cutoff: float = 4.0
+    """Still-face cutoff (Hz) for the lips, eyelids and irises, which carry expression and
+    gaze: speech moves the mouth at 3-6 Hz, which the face's own cutoff would flatten. Lower:
+    a calmer mouth that opens less far on fast speech."""
     fps_fallback: float = 30.0
     """Frame rate assumed when frames carry no timestamps."""
 
@@ -83,7 +87,8 @@ class TemporalConfig:
             raise ValueError(f"temporal.warm_start: expected 0 < value <= 1, got {self.warm_start}")
         if not 0.0 <= self.motion_radius <= 0.5:
             raise ValueError(f"temporal.motion_radius: expected 0 <= value <= 0.5, got {self.motion_radius}")
-        for name in ("landmark_min_cutoff", "landmark_d_cutoff", "fps_fallback", "face_motion_scale"):
+        for name in ("landmark_min_cutoff", "landmark_d_cutoff", "landmark_expression_cutoff", "fps_fallback",
+                     "face_motion_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"temporal.{name}: expected > 0, got {getattr(self, name)}")
         if self.aligned_size < 16:

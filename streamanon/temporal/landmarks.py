@@ -18,8 +18,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..synthetic.mesh_topology import (LEFT_EYE_LOOP, LEFT_IRIS, LIPS_INNER_LOOP, LIPS_OUTER_LOOP, RIGHT_EYE_LOOP,
+                                       RIGHT_IRIS)
 from ..types import Track
 from .config import TemporalConfig
+
+EYE_CORNERS = (33, 133, 362, 263)
+"""Left out of the expression points: they anchor the face's alignment, which stays calm."""
+EXPRESSION_POINTS = tuple(sorted(set(LIPS_OUTER_LOOP + LIPS_INNER_LOOP + LEFT_EYE_LOOP + RIGHT_EYE_LOOP
+                                     + LEFT_IRIS + RIGHT_IRIS) - set(EYE_CORNERS)))
+"""Mesh points of the lips, eyelids and irises (expression and gaze)."""
+
+
+def min_cutoffs(count: int, face: float, expression: float) -> np.ndarray:
+    """Per-point still-face cutoff, shape (count, 1): ``expression`` for the expression points."""
+    out = np.full((count, 1), face, dtype=np.float64)
+    out[[i for i in EXPRESSION_POINTS if i < count]] = expression
+    return out
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -32,7 +47,8 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
 class OneEuroFilter:
     """Vectorized One-Euro filter over an array of points (any shape)."""
 
-    min_cutoff: float
+    min_cutoff: float | np.ndarray
+    """Hz; an array broadcasts per point (e.g. shape (N, 1))."""
     beta: float
     d_cutoff: float
     x: np.ndarray | None = None
@@ -85,8 +101,8 @@ class LandmarkSmoother:
             f = self._filters.get(t.track_id)
             if f is None:
                 c = self.config
-                f = self._filters[t.track_id] = OneEuroFilter(c.landmark_min_cutoff, c.landmark_beta,
-                                                              c.landmark_d_cutoff)
+                cutoffs = min_cutoffs(len(t.landmarks), c.landmark_min_cutoff, c.landmark_expression_cutoff)
+                f = self._filters[t.track_id] = OneEuroFilter(cutoffs, c.landmark_beta, c.landmark_d_cutoff)
             size = max(t.box[2] - t.box[0], t.box[3] - t.box[1], 1.0)
             smoothed = f(t.landmarks, dt, scale=size).astype(np.float32)
             out.append(dataclasses.replace(t, landmarks=smoothed))

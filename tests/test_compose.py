@@ -1,0 +1,50 @@
+"""Compose: covers win over drawn faces, except over a drawn face's own core."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamanon.compose import DRAWN_CORE, compose
+from streamanon.types import FacePatch
+
+
+def _disc(size: int, radius: float, center: tuple[float, float]) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    d = np.hypot(x - center[0], y - center[1])
+    return np.clip((radius - d) / 8.0 + 0.5, 0.0, 1.0).astype(np.float32)  # 1 inside, feathered edge
+
+
+def test_a_cover_beside_a_drawn_face_leaves_its_core_but_nothing_of_the_input():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)  # the input: noise
+    face = FacePatch(1, (50, 50, 150, 150), np.full((100, 100, 3), 200, np.uint8), _disc(100, 40, (50, 50)))
+    # a false detection to the right whose cover overlaps the face's right half
+    cover = FacePatch(2, (100, 40, 220, 160), np.full((120, 120, 3), 60, np.uint8), _disc(120, 55, (60, 60)),
+                      fallback=True)
+    out = compose(frame, [cover, face]).astype(int)
+    core, near = np.zeros(frame.shape[:2], bool), np.zeros(frame.shape[:2], bool)
+    core[50:150, 50:150] = face.mask >= 1.0
+    near[50:150, 50:150] = face.mask > DRAWN_CORE
+    covered = np.zeros(frame.shape[:2], bool)
+    covered[40:160, 100:220] = cover.mask >= 1.0
+    assert (out[core] == 200).all()  # the new face shows where it is wholly its own
+    assert (out[covered & ~near] == 60).all()  # the cover everywhere else it is opaque
+    # nowhere under the cover or the face does more than (1 - DRAWN_CORE) of the input show:
+    # the same patches over another input change the output by at most that share
+    other = compose(255 - frame, [cover, face]).astype(int)
+    under = np.zeros(frame.shape[:2], np.float32)
+    under[50:150, 50:150] = face.mask
+    under[40:160, 100:220] = np.maximum(under[40:160, 100:220], cover.mask)
+    solid = under >= 1.0
+    assert np.abs(out - other)[solid].max() <= 255 * (1.0 - DRAWN_CORE) + 1
+    assert np.abs(out - other)[covered & ~near].max() == 0
+
+
+def test_covers_still_win_over_a_drawn_face_outside_its_core_and_alone():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    face = FacePatch(1, (0, 0, 100, 100), np.full((100, 100, 3), 200, np.uint8), _disc(100, 20, (50, 50)))
+    ring = FacePatch(2, (0, 0, 100, 100), np.full((100, 100, 3), 60, np.uint8), np.ones((100, 100), np.float32),
+                     fallback=True)
+    out = compose(frame, [face, ring])
+    assert out[50, 50, 0] == 200 and out[50, 90, 0] == 60 and out[5, 5, 0] == 60
+    assert compose(frame, [ring])[50, 50, 0] == 60  # without a drawn face the cover is whole
