@@ -130,17 +130,22 @@ class IdentityCheck:
         return None
 
 
+def dlib_recogniser(feature: str, off: str):
+    """dlib's face recogniser for ``feature``; without dlib, the typed error naming the
+    ``synthetic`` extra and the setting ``off`` that turns the feature off."""
+    from ..errors import BackendUnavailableError
+    from ..evaluation.faces import DlibFaceModel
+
+    try:
+        return DlibFaceModel()
+    except BackendUnavailableError as exc:
+        raise BackendUnavailableError(f"{feature} (dlib)", "synthetic", f"{exc}; or turn it off: {off}") from None
+
+
 def create_identity_check(every: int, min_distance: float, cover: str,
                           color: tuple[int, int, int]) -> IdentityCheck | None:
     """The check for ``anonymizer.verify_every`` (0: none). Needs dlib (synthetic extra)."""
     if every == 0:
         return None
-    from ..errors import BackendUnavailableError
-    from ..evaluation.faces import DlibFaceModel
-
-    try:
-        model = DlibFaceModel()
-    except BackendUnavailableError as exc:
-        raise BackendUnavailableError("identity check (dlib)", "synthetic",
-                                      f"{exc}; or turn the check off: anonymizer.verify_every: 0") from None
+    model = dlib_recogniser("identity check", "anonymizer.verify_every: 0")
     return IdentityCheck(model, every, min_distance, cover, color)

@@ -29,9 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ConfigError
+from ..errors import ConfigError
 from ..types import FaceCrop
-from .identity_check import Embedder, drawn_distance, face_rect
+from .identity_check import Embedder, dlib_recogniser, drawn_distance, face_rect
 
 log = logging.getLogger(__name__)
 REMEMBERED = 4096
@@ -91,11 +91,4 @@ def create_identity_guard(generator, candidates: int) -> IdentityGuard | None:
     """The guard for ``anonymizer.guard_candidates`` (0: none). Needs dlib (synthetic extra)."""
     if candidates == 0:
         return None
-    from ..evaluation.faces import DlibFaceModel
-
-    try:
-        model = DlibFaceModel()
-    except BackendUnavailableError as exc:
-        raise BackendUnavailableError("identity guard (dlib)", "synthetic",
-                                      f"{exc}; or turn the guard off: anonymizer.guard_candidates: 0") from None
-    return IdentityGuard(generator, model, candidates)
+    return IdentityGuard(generator, dlib_recogniser("identity guard", "anonymizer.guard_candidates: 0"), candidates)
