@@ -16,16 +16,18 @@ the synthetic generator never sees the input where the pipeline's mask is 0.5 or
 draws or heavily blurs everything there."""
 
 
-def compose(image: np.ndarray, patches: Sequence[FacePatch]) -> np.ndarray:
+def compose(image: np.ndarray, patches: Sequence[FacePatch], drawn_cores: bool = False) -> np.ndarray:
     """A new frame with every patch alpha-blended into its box; ``image`` is left untouched.
 
-    Fallback patches are blended last so that nothing drawn later can uncover them, except
-    over the core of a drawn face: its pixels there were invented without seeing the input,
-    so a cover on top (a false detection beside the face, a duplicate box) would only hide
-    the new face. There at most ``1 - DRAWN_CORE`` of the input shows through.
+    Fallback patches are blended last so that nothing drawn later can uncover them. With
+    ``drawn_cores`` (synthetic mode: non-fallback patches are generated faces), not over the
+    core of a drawn face: its pixels there were invented without seeing the input, so a cover
+    on top (a false detection beside the face, a duplicate box) would only hide the new face.
+    There at most ``1 - DRAWN_CORE`` of the input shows through. Covering modes leave it off:
+    their patches are made from the input (a blur), not invented.
     """
     out = image.copy()
-    drawn = [p for p in patches if not p.fallback]
+    drawn = [p for p in patches if not p.fallback] if drawn_cores else []
     for patch in sorted(patches, key=lambda p: p.fallback):
         x0, y0, x1, y1 = patch.box
         region = out[y0:y1, x0:x1]

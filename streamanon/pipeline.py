@@ -118,7 +118,7 @@ class Anonymizer:
             events += checked
         # 11. Blend the patches back into the frame.
         with self.stats.clock("compose"):
-            image = compose(frame.image, patches)
+            image = compose(frame.image, patches, drawn_cores=not self.covering)
         # 12. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label

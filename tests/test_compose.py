@@ -21,7 +21,7 @@ def test_a_cover_beside_a_drawn_face_leaves_its_core_but_nothing_of_the_input():
     # a false detection to the right whose cover overlaps the face's right half
     cover = FacePatch(2, (100, 40, 220, 160), np.full((120, 120, 3), 60, np.uint8), _disc(120, 55, (60, 60)),
                       fallback=True)
-    out = compose(frame, [cover, face]).astype(int)
+    out = compose(frame, [cover, face], drawn_cores=True).astype(int)
     core, near = np.zeros(frame.shape[:2], bool), np.zeros(frame.shape[:2], bool)
     core[50:150, 50:150] = face.mask >= 1.0
     near[50:150, 50:150] = face.mask > DRAWN_CORE
@@ -31,7 +31,7 @@ def test_a_cover_beside_a_drawn_face_leaves_its_core_but_nothing_of_the_input():
     assert (out[covered & ~near] == 60).all()  # the cover everywhere else it is opaque
     # nowhere under the cover or the face does more than (1 - DRAWN_CORE) of the input show:
     # the same patches over another input change the output by at most that share
-    other = compose(255 - frame, [cover, face]).astype(int)
+    other = compose(255 - frame, [cover, face], drawn_cores=True).astype(int)
     under = np.zeros(frame.shape[:2], np.float32)
     under[50:150, 50:150] = face.mask
     under[40:160, 100:220] = np.maximum(under[40:160, 100:220], cover.mask)
@@ -40,11 +40,13 @@ def test_a_cover_beside_a_drawn_face_leaves_its_core_but_nothing_of_the_input():
     assert np.abs(out - other)[covered & ~near].max() == 0
 
 
-def test_covers_still_win_over_a_drawn_face_outside_its_core_and_alone():
+def test_covers_still_win_outside_a_drawn_core_alone_and_in_covering_modes():
     frame = np.zeros((100, 100, 3), np.uint8)
     face = FacePatch(1, (0, 0, 100, 100), np.full((100, 100, 3), 200, np.uint8), _disc(100, 20, (50, 50)))
     ring = FacePatch(2, (0, 0, 100, 100), np.full((100, 100, 3), 60, np.uint8), np.ones((100, 100), np.float32),
                      fallback=True)
-    out = compose(frame, [face, ring])
+    out = compose(frame, [face, ring], drawn_cores=True)
     assert out[50, 50, 0] == 200 and out[50, 90, 0] == 60 and out[5, 5, 0] == 60
-    assert compose(frame, [ring])[50, 50, 0] == 60  # without a drawn face the cover is whole
+    assert compose(frame, [ring], drawn_cores=True)[50, 50, 0] == 60  # alone, the cover is whole
+    # covering modes: their patches are blurs of the input, so covers win everywhere
+    assert compose(frame, [face, ring])[50, 50, 0] == 60
