@@ -48,6 +48,7 @@ class BackendUnavailableError(StreamanonError, ImportError):
     def __init__(self, backend: str, extra: str, detail: str = "") -> None:
         self.backend = backend
         self.extra = extra
+        self.detail = detail
         msg = f"backend {backend!r} is not available: install it with `pip install 'streamanon[{extra}]'`"
         if detail:
             msg += f" ({detail})"

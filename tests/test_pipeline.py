@@ -168,3 +168,18 @@ def test_synthetic_mode_always_runs_the_mesh_cover_modes_may_skip_it():
     assert synthetic.detector.config.mesh is True and blur.detector.config.mesh is False
     synthetic.close()
     blur.close()
+
+
+def test_default_mode_without_the_synthetic_extra_names_the_extra_and_the_way_out(monkeypatch):
+    """Synthetic is the default mode; without diffusers it must say what to install (or use)."""
+    import sys
+
+    from streamanon.config import AnonymizerConfig
+    from streamanon.errors import BackendUnavailableError
+    from streamanon.generators import create_generator
+
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as if not installed
+    assert AnonymizerConfig().mode == "synthetic"
+    with pytest.raises(BackendUnavailableError, match=r"streamanon\[synthetic\].*--mode blur") as info:
+        create_generator(AnonymizerConfig())
+    assert info.value.extra == "synthetic"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import AnonymizerConfig
-from ..errors import ConfigError
+from ..errors import BackendUnavailableError, ConfigError
 from .base import FaceGenerator
 from .baseline import BlurGenerator, PixelateGenerator, SolidGenerator, fallback_patch
 
@@ -19,7 +19,11 @@ def create_generator(config: AnonymizerConfig) -> FaceGenerator:
     if config.mode == "synthetic":
         from ..synthetic import create_synthetic_generator  # lazy: needs torch or onnxruntime
 
-        return create_synthetic_generator(config)
+        try:
+            return create_synthetic_generator(config)
+        except BackendUnavailableError as exc:  # the default mode: say how to do without it
+            hint = "or cover faces instead of replacing them: --mode blur (anonymizer.mode: blur)"
+            raise BackendUnavailableError(exc.backend, exc.extra, f"{exc.detail}; {hint}" if exc.detail else hint) from None
     raise ConfigError(f"unknown mode {config.mode!r}; expected synthetic, blur, pixelate or solid")
 
 
