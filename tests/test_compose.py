@@ -50,3 +50,19 @@ def test_covers_still_win_outside_a_drawn_core_alone_and_in_covering_modes():
     assert compose(frame, [ring], drawn_cores=True)[50, 50, 0] == 60  # alone, the cover is whole
     # covering modes: their patches are blurs of the input, so covers win everywhere
     assert compose(frame, [face, ring])[50, 50, 0] == 60
+
+
+def test_the_fail_closed_cover_is_opaque_to_the_end_of_the_face_mask():
+    """A soft-edged cover (opaque only from the mask's half contour) left enough of small and
+    unmeshed faces showing for the eval's recogniser to match them (crowd_walk, stage): the
+    cover stays opaque wherever the face mask has any weight."""
+    from streamanon.generators import fallback_patch
+    from streamanon.types import FaceCrop
+
+    rng = np.random.default_rng(0)
+    mask = _disc(80, 25, (40, 40))
+    crop = FaceCrop(track_id=1, box=(0, 0, 80, 80), image=rng.integers(0, 256, (80, 80, 3), dtype=np.uint8),
+                    mask=mask, seed=1)
+    for kind in ("blur", "solid"):
+        patch = fallback_patch(crop, kind)
+        assert patch.fallback and (patch.mask[mask > 0.02] == 1.0).all() and (patch.mask[mask <= 0.02] == 0).all()
