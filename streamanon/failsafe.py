@@ -25,7 +25,8 @@ class FallbackEvent:
     track_id: int
     reason: str
     """One of ``coasting``, ``generator_error``, ``bad_output``, ``timeout``, or the reason the
-    generator refused the face (``no_mesh``, ``small_face``, ``profile``)."""
+    generator refused the face (``no_mesh``, ``small_face``, ``profile``), or the identity
+    check's (``identity_check``, ``identity_check_error``)."""
 
 
 @dataclass(frozen=True)

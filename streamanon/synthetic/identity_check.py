@@ -13,19 +13,20 @@ Cost: two dlib embeddings per checked face (about 85 ms each on 2 CPU cores). A 
 checked on its first drawn frame and then every ``every`` frames; a face whose distance came
 within ``RECHECK_BAND`` of the limit (a failed one too) is checked again on its next drawn
 frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND`` (hysteresis:
-a face hovering at the limit would otherwise flip between drawn and covered every frame). dlib is also the eval's attacker, so
-dlib leak figures with the check on are optimistic by construction (MODEL_CARD.md).
+a face hovering at the limit would otherwise flip between drawn and covered every frame).
+dlib is also the eval's attacker, so dlib leak figures with the check on are optimistic by
+construction (MODEL_CARD.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Protocol, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..failsafe import FallbackEvent
 from ..generators import fallback_patch
 from ..types import FaceCrop, FacePatch
 
@@ -37,13 +38,6 @@ RECHECK_BAND = 0.05
 class Embedder(Protocol):
     def embed(self, image: np.ndarray, rect: tuple[float, float, float, float],
               landmarks: np.ndarray | None = None) -> np.ndarray: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckEvent:
-    track_id: int
-    reason: str
-    """``identity_check`` (the drawn face was too close) or ``identity_check_error``."""
 
 
 def face_rect(crop: FaceCrop) -> tuple[float, float, float, float]:
@@ -84,10 +78,10 @@ class IdentityCheck:
         """Last measured distance per track (for reports and tests)."""
 
     def verify(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop]
-               ) -> tuple[list[FacePatch], list[CheckEvent]]:
+               ) -> tuple[list[FacePatch], list[FallbackEvent]]:
         """``patches`` with drawn faces that fail (or failed and are not re-checked) covered."""
         out: list[FacePatch] = []
-        events: list[CheckEvent] = []
+        events: list[FallbackEvent] = []
         drawn = set()
         for patch, crop in zip(patches, crops):
             if patch.fallback or crop.landmarks is None:
@@ -100,7 +94,7 @@ class IdentityCheck:
                 out.append(patch)
             else:
                 out.append(fallback_patch(crop, self.cover, self.color))
-                events.append(CheckEvent(track, reason))
+                events.append(FallbackEvent(track, reason))
         for track in set(self._due) - drawn:  # not drawn this frame: checked again when it is
             self._due.pop(track)
             self.distances.pop(track, None)
