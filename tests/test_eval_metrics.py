@@ -66,6 +66,17 @@ def test_identity_stability_and_switches():
     assert temporal.identity_stability(np.zeros((1, 4)))[0] is None
 
 
+def test_temporal_summary_reports_the_originals_stability_as_the_floor():
+    steady, other = [0.0, 0.0], [1.0, 0.0]
+    # the person reads as one throughout; the anonymized face switches once, half way
+    track = [_sample(0, f, steady, steady if f < 2 else other, change_orig=1.0, change_anon=1.0)
+             for f in range(4)]
+    out = temporal.summarize(track)
+    assert out["id_stability_original"] == 1.0 and out["id_switches_original"] == 0
+    assert out["id_stability"] == pytest.approx(2 / 6) and out["id_switches"] == 1
+    assert out["tracks"]["0"]["id_stability_original"] == 1.0
+
+
 def test_flicker_ratio():
     assert temporal.flicker_ratio([2.0, 2.0], [2.0, 2.0]) == 1.0
     assert temporal.flicker_ratio([1.0, 1.0], [3.0, 5.0]) == 4.0

@@ -21,10 +21,17 @@ def weights():
     return tiny_weights(seed=1)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Exports of the tiny test models stay out of the user's cache."""
+    monkeypatch.setenv("STREAMANON_CACHE", str(tmp_path / "cache"))
+
+
 def test_onnx_matches_torch_at_several_batch_sizes(weights, tmp_path):
     torch_b = create_backend("torch", weights)
+    export_onnx(weights, onnx_path_for(weights, tmp_path))  # as `streamanon export` does
     onnx_b = create_backend("onnx", weights, engine_dir=str(tmp_path))
-    assert read_onnx_hash(onnx_path_for(weights, tmp_path)) == weights.sha256
+    assert onnx_b.path == onnx_path_for(weights, tmp_path) and read_onnx_hash(onnx_b.path) == weights.sha256
     r = weights.model.resolution
     rng = np.random.default_rng(0)
     for b in (1, 3):
@@ -48,3 +55,20 @@ def test_onnx_file_from_other_weights_is_refused(weights, tmp_path):
     export_onnx(other, onnx_path_for(weights, tmp_path))  # wrong model under this model's name
     with pytest.raises(GeneratorError, match="exported from other weights"):
         create_backend("onnx", weights, engine_dir=str(tmp_path))
+
+
+def test_auto_backend_is_onnx_on_cpu_and_torch_on_cuda():
+    from streamanon.synthetic import resolve_backend
+
+    assert resolve_backend("auto", "cpu") == "onnx" and resolve_backend("auto", "cuda") == "torch"
+    assert resolve_backend("torch", "cpu") == "torch"
+
+
+def test_missing_export_goes_to_the_user_cache_not_the_working_directory(weights, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    backend = create_backend("onnx", weights)  # engine_dir "engines" (relative): nothing there
+    assert backend.path == onnx_path_for(weights, tmp_path / "cache" / "onnx")
+    assert read_onnx_hash(backend.path) == weights.sha256
+    assert not (tmp_path / "engines").exists()
+    assert create_backend("onnx", weights).path == backend.path  # found again, not re-exported
+    assert [p.name for p in backend.path.parent.iterdir()] == [backend.path.name]  # no temporary left

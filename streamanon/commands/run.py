@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML configuration (see configs/)")
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON run report here")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device for the generator")
-    p.add_argument("--backend", choices=("torch", "onnx", "tensorrt"), help="generator backend (synthetic mode)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx", "tensorrt"),
+                   help="generator backend (synthetic mode; auto: onnx on CPU, torch on CUDA)")
     p.add_argument("--degree", type=float, help="anonymization degree (synthetic mode)")
     p.add_argument("--salt", help="fix the identity salt (same salt: same synthetic identities)")
     p.add_argument("--fallback", choices=("auto", "solid", "blur"), help="fail-closed cover")

@@ -109,6 +109,8 @@ class Evaluator:
             "id_stability": temp["id_stability"],
             "identity_distance": priv["identity_distance"],
             "id_switches": temp["id_switches"],
+            "id_stability_original": temp["id_stability_original"],
+            "id_switches_original": temp["id_switches_original"],
             "sharpness_ratio": qual["sharpness_ratio"],
             "seam_ratio": qual["seam_ratio"],
             "collateral": qual["collateral"],

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..cache import cache_dir
 from .faces import SAME_PERSON
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,6 @@ def summarize(samples: list, frames: list, distractors: dict | None = None) -> d
 def default_distractor_dir() -> Path:
     """UTKFace crops in ``../shared`` beside the repository (absent on a fresh clone)."""
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "faces" / "utkface_crop_part1"
-
-
-def cache_dir() -> Path:
-    """``$STREAMANON_CACHE`` or ``~/.cache/streamanon`` (distractor embeddings, never committed)."""
-    env = os.environ.get("STREAMANON_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "streamanon"
 
 
 def load_distractors(folder: str | Path | None, detector, model, second=None,

@@ -9,6 +9,10 @@
   anonymized embeddings are within the same-person threshold of each other.
 - **identity switches**: consecutive sampled faces of a track whose anonymized embeddings
   are farther apart than the threshold.
+- **the original's figures** (``id_stability_original``, ``id_switches_original``): the same
+  on the original faces, the measurement floor. A real person in motion blur, profile or
+  low light is not always "the same person" to dlib either; anonymized figures are read
+  against these.
 """
 
 from __future__ import annotations
@@ -60,22 +64,29 @@ def summarize(samples: list, threshold: float = SAME_PERSON) -> dict:
         tracks[s.track_id].append(s)
     per_track = {}
     all_o, all_a, within, pairs, switches = [], [], 0.0, 0, 0
+    within_o, switches_o = 0.0, 0
     for tid, items in sorted(tracks.items()):
         items.sort(key=lambda s: s.frame)
         co = [s.change_orig for s in items if s.change_orig is not None]
         ca = [s.change_anon for s in items if s.change_anon is not None]
         stab, n_pairs, sw = identity_stability(np.stack([s.emb_anon for s in items]), threshold)
+        stab_o, _, sw_o = identity_stability(np.stack([s.emb_orig for s in items]), threshold)
         per_track[str(tid)] = {"faces": len(items), "flicker": flicker_ratio(co, ca),
-                               "id_stability": stab, "id_pairs": n_pairs, "id_switches": sw}
+                               "id_stability": stab, "id_pairs": n_pairs, "id_switches": sw,
+                               "id_stability_original": stab_o, "id_switches_original": sw_o}
         all_o += co
         all_a += ca
         if stab is not None:
             within += stab * n_pairs
+            within_o += stab_o * n_pairs
             pairs += n_pairs
         switches += sw
+        switches_o += sw_o
     return {
         "flicker": flicker_ratio(all_o, all_a),
         "id_stability": within / pairs if pairs else None,
         "id_switches": switches,
+        "id_stability_original": within_o / pairs if pairs else None,
+        "id_switches_original": switches_o,
         "tracks": per_track,
     }

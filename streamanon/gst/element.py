@@ -76,7 +76,7 @@ class StreamanonFilter(GstBase.BaseTransform):
         "config": (str, "Config file", "YAML configuration (see configs/); properties set here override it",
                    None, _RW),
         "device": (str, "Device", "cpu or cuda (generator)", _DEFAULTS.device, _RW),
-        "backend": (str, "Backend", "torch, onnx or tensorrt (synthetic mode)", _DEFAULTS.backend, _RW),
+        "backend": (str, "Backend", "auto, torch, onnx or tensorrt (synthetic mode; auto: onnx on CPU, torch on CUDA)", _DEFAULTS.backend, _RW),
         "fallback": (str, "Fallback", "Fail-closed cover (auto, solid or blur) for faces the mode cannot render "
                      "and for coasting or back-filled faces", _DEFAULTS.fallback, _RW),
         "stream-name": (str, "Stream name", "Identity stream name (two streams, one salt: different identities)",

@@ -11,7 +11,14 @@ from __future__ import annotations
 from ..config import AnonymizerConfig
 from .generator import SyntheticConfig, SyntheticFaceGenerator
 
-__all__ = ["SyntheticConfig", "SyntheticFaceGenerator", "create_synthetic_generator"]
+__all__ = ["SyntheticConfig", "SyntheticFaceGenerator", "create_synthetic_generator", "resolve_backend"]
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """``anonymizer.backend`` as run: ``auto`` is onnx on CPU and torch on CUDA."""
+    if backend != "auto":
+        return backend
+    return "torch" if device == "cuda" else "onnx"
 
 
 def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticConfig | None = None):
@@ -22,7 +29,7 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
 
     synthetic = synthetic or SyntheticConfig()
     weights = load_weights(synthetic.weights)
-    backend = create_backend(config.backend, weights, device=config.device, precision=synthetic.precision,
+    backend = create_backend(resolve_backend(config.backend, config.device), weights, device=config.device, precision=synthetic.precision,
                              engine_dir=synthetic.engine_dir, max_batch=synthetic.max_batch)
     return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
                                   fallback=fallback_kind(config), min_face_px=config.min_face_px,

@@ -7,6 +7,7 @@ file also records the hash in its metadata (``streamanon_weights_sha256``).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, GeneratorError
@@ -44,8 +45,11 @@ def export_onnx(weights, path: Path) -> Path:
     x = torch.zeros(2, 3, r, r)
     t = torch.full((2,), 0.5)
     cond = torch.zeros(2, weights.model.cond_channels, r, r)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.onnx")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GeneratorError(f"cannot export the ONNX model to {path.parent}: {exc.strerror or exc}") from None
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")  # renamed into place: a reader never sees half a file
     axes = {name: {0: "batch"} for name in ("x", "t", "cond", "v")}
     with torch.inference_mode():
         torch.onnx.export(model, (x, t, cond), str(tmp), input_names=["x", "t", "cond"], output_names=["v"],
@@ -53,8 +57,8 @@ def export_onnx(weights, path: Path) -> Path:
     proto = onnx.load(str(tmp))
     entry = proto.metadata_props.add()
     entry.key, entry.value = "streamanon_weights_sha256", weights.sha256
-    onnx.save(proto, str(path))
-    tmp.unlink()
+    onnx.save(proto, str(tmp))
+    os.replace(tmp, path)
     log.info("exported %s", path)
     return path
 

@@ -1,8 +1,10 @@
-"""ONNX Runtime backend (CUDA execution provider where present, else CPU).
+"""ONNX Runtime backend (CUDA execution provider where present, else CPU). The default on CPU.
 
-The ONNX file is exported from the weights once (``streamanon export --format onnx``) into
-``engines/`` under a name carrying the weights hash; when it is missing it is exported on
-first use (needs torch), and a file whose recorded hash differs is refused.
+The ONNX file carries the weights hash in its name and metadata. It is looked for in
+``engine_dir`` (where ``streamanon export --format onnx`` puts it, ``engines/``), then in the
+user cache (:func:`streamanon.cache.cache_dir`, ``onnx/``); when neither has it, it is
+exported once into the cache (about 3-6 s, needs torch), never into the working directory.
+A file whose recorded hash differs is refused.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ class OnnxBackend:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendUnavailableError("onnx", "onnx", str(exc)) from None
+        from ...cache import cache_dir
         from ..export import export_onnx, onnx_path_for, read_onnx_hash
 
         path = onnx_path_for(weights, engine_dir)
         if not path.exists():
-            export_onnx(weights, path)
+            path = onnx_path_for(weights, cache_dir() / "onnx")
+            if not path.exists():
+                export_onnx(weights, path)
         recorded = read_onnx_hash(path)
         if recorded != weights.sha256:
             raise GeneratorError(f"ONNX model {path} was exported from other weights: expected "
