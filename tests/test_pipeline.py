@@ -170,9 +170,13 @@ def test_synthetic_mode_always_runs_the_mesh_cover_modes_may_skip_it():
     blur.close()
 
 
-def test_default_mode_without_the_synthetic_extra_names_the_extra_and_the_way_out(monkeypatch):
-    """Synthetic is the default mode; without diffusers it must say what to install (or use)."""
+def test_default_mode_without_the_synthetic_extra_names_the_extra_and_the_way_out(monkeypatch, tmp_path):
+    """Synthetic is the default mode; without diffusers it must say what to install (or use).
+    (With an ONNX export already cached the default CPU backend would not need diffusers.)"""
     import sys
+
+    monkeypatch.setenv("STREAMANON_CACHE", str(tmp_path))  # nothing exported yet, here
+    monkeypatch.chdir(tmp_path)  # or in ./engines
 
     from streamanon.config import AnonymizerConfig
     from streamanon.errors import BackendUnavailableError

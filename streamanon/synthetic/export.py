@@ -32,10 +32,11 @@ def read_onnx_hash(path: Path) -> str | None:
 def export_onnx(weights, path: Path) -> Path:
     """Trace the UNet (inputs x, t, cond; output v; dynamic batch) to ``path`` with fp32 weights."""
     try:
+        import diffusers  # noqa: F401  (the UNet's blocks)
         import onnx
         import torch
     except ImportError as exc:
-        raise BackendUnavailableError("onnx", "onnx", f"exporting needs torch and onnx: {exc}") from None
+        raise BackendUnavailableError("onnx", "synthetic", f"exporting the model needs torch, diffusers and onnx: {exc}") from None
     from .model import FlowUNet
 
     model = FlowUNet(weights.model)
