@@ -21,6 +21,9 @@ from .types import Detection, Track
 
 COAST_VELOCITY_DAMPING = 0.8
 """Velocity kept per missed frame: a coasting face slows down rather than flying off."""
+SEALED_HANDOVER_IOU = 0.3
+"""After a scene cut, an old-shot track overlapping a face seen in the new shot this much
+(boxes as last measured, not grown) ends: the new face's own track anonymizes that place."""
 
 
 def _make_filter(box: tuple[float, float, float, float]) -> KalmanFilter:
@@ -91,7 +94,8 @@ class FaceTracker:
 
     def seal(self) -> None:
         """A scene cut: current tracks take no more detections (faces of the new shot start new
-        tracks) but coast out as usual, so a face the detector misses stays covered."""
+        tracks) but coast out as usual, so a face the detector misses stays covered; except
+        where a face of the new shot is found in their place (``SEALED_HANDOVER_IOU``)."""
         for t in self._tracks:
             t.sealed = True
 
@@ -114,7 +118,17 @@ class FaceTracker:
         self._tracks = [t for t in self._tracks if t.misses <= self.config.max_coast]
         for di in unmatched_dets:
             self._start(detections[di])
+        self._hand_over_sealed()
         return [self._public(t) for t in self._tracks]
+
+    def _hand_over_sealed(self) -> None:
+        """Drop old-shot tracks whose place a face of the new shot, seen now, has taken: that
+        face is anonymized by its own track, and the old cover (grown while coasting) would
+        only blanket it. Old tracks elsewhere keep covering where a missed face may be."""
+        seen = [t.box(0.0) for t in self._tracks if not t.sealed and t.misses == 0]
+        if seen:
+            self._tracks = [t for t in self._tracks if not t.sealed
+                            or all(box_iou(t.box(0.0), b) < SEALED_HANDOVER_IOU for b in seen)]
 
     # -- internals --------------------------------------------------------------------
 

@@ -88,3 +88,35 @@ def test_no_identity_from_a_face_still_coasting_elsewhere_nor_when_ambiguous():
     memory2.update(image, (), 12 / 30)
     (c,) = memory2.update(image, (t(2, 250),), 13 / 30)
     assert c.seed == 1000 and memory2.adoptions == [(2, 0)]  # A came back
+
+
+def test_close_ups_are_told_apart_by_what_is_in_frame():
+    """Two close-ups whose clothing lies below the frame: the empty clothing region must not
+    make them alike. Cut to B, back to A, back to B: each gets their own earlier identity
+    (before, both signatures had the same flat histogram there and B took A's identity)."""
+    from streamanon.temporal.config import TemporalConfig
+    from streamanon.temporal.memory import IdentityMemory, signature
+    from streamanon.types import Track
+
+    def scene(hair):
+        image = np.full((512, 512, 3), 200, np.uint8)
+        image[:160] = hair  # above the face: hair and background
+        return image
+
+    a_img, b_img = scene((90, 60, 30)), scene((20, 20, 25))
+    box = (110.0, 120.0, 410.0, 470.0)  # a close-up: clothing would be below y = 575
+
+    def t(tid):
+        return Track(track_id=tid, box=box, seed=1000 + tid, age=5, misses=0)
+
+    sig_a = signature(a_img, t(0))
+    assert sig_a.clothing is None and sig_a.hair is not None
+    assert sig_a.distance(signature(b_img, t(1))) > 0.3 > sig_a.distance(signature(a_img, t(2)))
+    memory = IdentityMemory(TemporalConfig())
+    seeds = []
+    for shot, image in enumerate((a_img, b_img, a_img, b_img)):
+        for i in range(10):
+            (track,) = memory.update(image, (t(shot),), (10 * shot + i) / 30, cut=(i == 0 and shot > 0))
+        seeds.append(track.seed)
+        memory.update(image, (), (10 * shot + 10) / 30)  # the shot's track ends
+    assert seeds == [1000, 1001, 1000, 1001]

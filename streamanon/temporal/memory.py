@@ -48,36 +48,65 @@ _EYE_R, _EYE_L = (33, 133), (362, 263)
 _NOSE, _MOUTH, _SIDES, _VERT, _BROWS = (168, 1), (61, 291), (234, 454), (10, 152), (105, 334)
 
 
+MIN_VISIBLE = 0.5
+"""Share of a clothing or hair region that must lie inside the frame for its histogram to
+count: a close-up's clothing region lies below the frame, and two such faces must not look
+alike for having nothing there."""
+
+
 @dataclass
 class Signature:
-    clothing: np.ndarray
-    hair: np.ndarray
+    """Each part is None where it could not be seen (out of frame, no mesh); parts are
+    averaged over the observations that saw them and compared only where both did."""
+
+    clothing: np.ndarray | None
+    hair: np.ndarray | None
     ratios: np.ndarray | None
-    count: int = 1
+    counts: tuple[int, int, int] = (1, 1, 1)
 
     def merge(self, other: "Signature") -> None:
-        """Running mean with another observation of the same track."""
-        w = 1.0 / (self.count + 1)
-        self.clothing = (1 - w) * self.clothing + w * other.clothing
-        self.hair = (1 - w) * self.hair + w * other.hair
-        if other.ratios is not None:
-            self.ratios = other.ratios if self.ratios is None else (1 - w) * self.ratios + w * other.ratios
-        self.count += 1
+        """Running mean with another observation of the same track, part by part."""
+        parts, counts = [], []
+        for mine, theirs, n in zip((self.clothing, self.hair, self.ratios),
+                                   (other.clothing, other.hair, other.ratios), self.counts):
+            if theirs is None:
+                parts.append(mine)
+                counts.append(n)
+            elif mine is None:
+                parts.append(theirs)
+                counts.append(1)
+            else:
+                parts.append(mine + (theirs - mine) / (n + 1))
+                counts.append(n + 1)
+        self.clothing, self.hair, self.ratios = parts
+        self.counts = tuple(counts)
+
+    @property
+    def count(self) -> int:
+        """Observations of the best-seen part."""
+        return max(self.counts)
 
     def distance(self, other: "Signature") -> float:
-        d = 0.6 * hellinger(self.clothing, other.clothing) + 0.4 * hellinger(self.hair, other.hair)
+        """0 (alike) .. 1; 1 when the two have no part in common."""
+        weights, values = [], []
+        for weight, a, b in ((0.6, self.clothing, other.clothing), (0.4, self.hair, other.hair)):
+            if a is not None and b is not None:
+                weights.append(weight)
+                values.append(hellinger(a, b))
+        d = float(np.dot(weights, values) / sum(weights)) if weights else None
         if self.ratios is not None and other.ratios is not None:
-            geo = float(np.abs(np.log(self.ratios / other.ratios)).mean())
-            d = (d + GEOMETRY_WEIGHT * min(geo * 4.0, 1.0)) / (1.0 + GEOMETRY_WEIGHT)
-        return d
+            geo = min(float(np.abs(np.log(self.ratios / other.ratios)).mean()) * 4.0, 1.0)
+            return geo if d is None else (d + GEOMETRY_WEIGHT * geo) / (1.0 + GEOMETRY_WEIGHT)
+        return 1.0 if d is None else d
 
 
-def _histogram(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+def _histogram(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
     h, w = image.shape[:2]
     x0, y0 = int(max(0, box[0])), int(max(0, box[1]))
     x1, y1 = int(min(w, box[2])), int(min(h, box[3]))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return np.full(int(np.prod(HIST_BINS)), 1.0 / np.prod(HIST_BINS), np.float32)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+    if x1 - x0 < 2 or y1 - y0 < 2 or (x1 - x0) * (y1 - y0) < MIN_VISIBLE * area:
+        return None
     thumb = cv2.resize(image[y0:y1, x0:x1], (32, 32), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, list(HIST_BINS), [0, 180, 0, 256, 0, 256]).ravel()
