@@ -232,3 +232,11 @@ def test_speed_is_read_from_the_run_report(tmp_path):
     assert speed_from_report(None) == {}
     with pytest.raises(InputError):
         speed_from_report(tmp_path / "missing.json")
+
+
+def test_box_linker_starts_new_tracks_after_a_cut():
+    linker = BoxLinker()
+    box = (10.0, 10.0, 50.0, 50.0)
+    assert linker.link([box]) == [0] and linker.link([box]) == [0]
+    linker.cut()
+    assert linker.link([box]) == [1]  # same place, next shot: somebody else

@@ -1,8 +1,9 @@
 """One pass over an original video and its anonymized copy: faces matched by track.
 
 Faces are found by the independent detector on the ORIGINAL every ``stride`` frames and
-linked over time by box overlap into tracks; each face is then looked up at the same place
-in the anonymized frame (same frame index). The anonymized frame is also searched by the
+linked over time by box overlap into tracks, which end at scene cuts of the original (two
+people filmed in the same place one after the other are two tracks); each face is then
+looked up at the same place in the anonymized frame (same frame index). The anonymized frame is also searched by the
 same detector (retention, leaks). Frame t+1 of each sampled frame is cut with the same
 alignment for the flicker measure.
 """
@@ -18,6 +19,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..temporal.config import TemporalConfig
+from ..temporal.scenecut import SceneCutDetector
 from . import quality
 from .faces import SAME_PERSON, FaceBox, aligned_chip
 from .temporal import chip_change
@@ -95,6 +98,10 @@ class BoxLinker:
         self._tracks: dict[int, tuple[Box, int]] = {}
         self._next = 0
         self._step = 0
+
+    def cut(self) -> None:
+        """A scene cut: boxes of the next shot start new tracks, wherever they are."""
+        self._tracks.clear()
 
     def link(self, boxes: list[Box]) -> list[int]:
         self._step += 1
@@ -211,21 +218,23 @@ def observe(original: str | Path, anonymized: str | Path, detector, model, secon
     thumbs: list[tuple[int, np.ndarray, np.ndarray]] = []
     pending: list[tuple[FaceSample, np.ndarray, np.ndarray, np.ndarray]] = []
     width = height = frames = 0
+    cuts = SceneCutDetector(TemporalConfig())
     for index, fa, fb in paired_frames(original, anonymized):
         frames = index + 1
         if max_frames is not None and index >= max_frames:
             continue
+        orig = display_rgb(fa)
+        if cuts.update(orig):  # two people in one place across a cut are two tracks
+            linker.cut()
         if pending:  # frame t+1 of the last sampled frame: flicker
-            orig, anon = display_rgb(fa), display_rgb(fb)
-            anon = _crop_to(anon, orig)
+            anon = _crop_to(display_rgb(fb), orig)
             for s, lm, chip_o, chip_a in pending:
                 s.change_orig = chip_change(chip_o, aligned_chip(orig, s.rect, lm, 64))
                 s.change_anon = chip_change(chip_a, aligned_chip(anon, s.rect, lm, 64))
             pending = []
         if index % stride:
             continue
-        orig, anon = display_rgb(fa), display_rgb(fb)
-        anon = _crop_to(anon, orig)
+        anon = _crop_to(display_rgb(fb), orig)
         height, width = orig.shape[:2]
         if index not in cache:
             found = [f for f in detector.detect(orig) if f.size >= min_face]
