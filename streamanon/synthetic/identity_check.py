@@ -16,6 +16,13 @@ frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND``
 a face hovering at the limit would otherwise flip between drawn and covered every frame).
 dlib is also the eval's attacker, so dlib leak figures with the check on are optimistic by
 construction (MODEL_CARD.md).
+
+The drawn face is compared with the person in this frame *and* in the views kept from the
+track's earlier checks (``MAX_VIEWS`` embeddings, each at least ``VIEW_SPREAD`` from the
+others): an attacker holding many pictures of the person matches the drawn face with the
+nearest of them, and a drawn face 0.62 from this frame's face was 0.59 from the same person
+a second earlier (talking_d3). The views are held in memory for the life of the track only
+and never written anywhere.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ from ..types import FaceCrop, FacePatch
 log = logging.getLogger(__name__)
 RECHECK_BAND = 0.05
 """A face closer than ``min_distance`` plus this is checked again on its next drawn frame."""
+MAX_VIEWS = 16
+"""Embeddings of the person kept per track (its earlier checks' originals), oldest dropped."""
+VIEW_SPREAD = 0.1
+"""A new view is kept only this far from every kept one (other poses and expressions)."""
 
 
 class Embedder(Protocol):
@@ -74,6 +85,7 @@ class IdentityCheck:
         self.cover, self.color = cover, color
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
         self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
+        self._views: dict[int, list[np.ndarray]] = {}  # track id -> the person's kept embeddings
         self.distances: dict[int, float] = {}
         """Last measured distance per track (for reports and tests)."""
 
@@ -98,7 +110,9 @@ class IdentityCheck:
         for track in set(self._due) - drawn:  # not drawn this frame: checked again when it is
             self._due.pop(track)
             self.distances.pop(track, None)
-        self._failed &= {c.track_id for c in crops}  # gone: forgotten
+        present = {c.track_id for c in crops}
+        self._failed &= present  # gone: forgotten
+        self._views = {t: v for t, v in self._views.items() if t in present}
         return out, events
 
     def _judge(self, track: int, crop: FaceCrop, patch: FacePatch) -> str | None:
@@ -107,7 +121,7 @@ class IdentityCheck:
             self._due[track] = due - 1
             return None
         try:
-            distance = drawn_distance(self.embedder, crop, patch)
+            distance = self._distance(track, crop, patch)
         except Exception as exc:  # a check that cannot run must not let the face through
             log.warning("identity check failed for track %d: %s", track, exc)
             self._due[track], self.distances[track] = 0, float("nan")
@@ -122,6 +136,18 @@ class IdentityCheck:
             return "identity_check"
         self._failed.discard(track)
         return None
+
+    def _distance(self, track: int, crop: FaceCrop, patch: FacePatch) -> float:
+        """Nearest distance of the drawn face to the person, this frame or a kept view."""
+        rect = face_rect(crop)
+        person = self.embedder.embed(crop.image, rect)
+        drawn = self.embedder.embed(blended(crop, patch), rect)
+        views = self._views.setdefault(track, [])
+        distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views])
+        if all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
+            views.append(person)
+            del views[:-MAX_VIEWS]
+        return distance
 
 
 def dlib_recogniser(feature: str, off: str):
