@@ -140,3 +140,32 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
             assert diff > 15, diff  # the face left covered, not as it came in
     finally:
         an.close()
+
+
+class Views:
+    """The person's embedding moves along axis 1 from frame to frame; the drawn face sits
+    0.7 from this frame's person but 0.55 from how the person looked two frames before."""
+
+    def __init__(self):
+        self.frame, self.calls = 0, 0
+
+    def embed(self, image, rect, landmarks=None):
+        self.calls += 1
+        vec = np.zeros(128, np.float32)
+        if self.calls % 2:  # the person, this frame
+            vec[1] = 0.3 * self.frame
+        else:  # the drawn face: near the person's view of two frames back
+            vec[1], vec[2] = 0.3 * (self.frame - 2), 0.55
+            self.frame += 1
+        return vec
+
+
+@pytest.mark.parametrize("views, covered", [(0, False), (16, True)])
+def test_drawn_face_is_checked_against_earlier_views_of_the_person(views, covered):
+    crop = _crop()
+    check = IdentityCheck(Views(), every=1, min_distance=0.62, views=views)
+    results = [check.verify([_drawn(crop)], [crop])[0][0].fallback for _ in range(4)]
+    assert results[:2] == [False, False]  # no earlier view yet that is close
+    assert results[2:] == [covered, covered]
+    with pytest.raises(ConfigError, match="verify_views"):
+        IdentityCheck(Views(), views=-1)

@@ -18,8 +18,8 @@ dlib is also the eval's attacker, so dlib leak figures with the check on are opt
 construction (MODEL_CARD.md).
 
 The drawn face is compared with the person in this frame *and* in the views kept from the
-track's earlier checks (``MAX_VIEWS`` embeddings, each at least ``VIEW_SPREAD`` from the
-others): an attacker holding many pictures of the person matches the drawn face with the
+track's earlier checks (``views`` embeddings, default 16, each at least ``VIEW_SPREAD`` from
+the others): an attacker holding many pictures of the person matches the drawn face with the
 nearest of them, and a drawn face 0.62 from this frame's face was 0.59 from the same person
 a second earlier (talking_d3). The views are held in memory for the life of the track only
 and never written anywhere.
@@ -40,8 +40,6 @@ from ..types import FaceCrop, FacePatch
 log = logging.getLogger(__name__)
 RECHECK_BAND = 0.05
 """A face closer than ``min_distance`` plus this is checked again on its next drawn frame."""
-MAX_VIEWS = 16
-"""Embeddings of the person kept per track (its earlier checks' originals), oldest dropped."""
 VIEW_SPREAD = 0.1
 """A new view is kept only this far from every kept one (other poses and expressions)."""
 
@@ -76,12 +74,15 @@ class IdentityCheck:
     """One per stream: when each drawn face is next due, and which ones failed."""
 
     def __init__(self, embedder: Embedder, every: int = 4, min_distance: float = 0.62,
-                 cover: str = "blur", color: tuple[int, int, int] = (0, 0, 0)) -> None:
+                 cover: str = "blur", color: tuple[int, int, int] = (0, 0, 0), views: int = 16) -> None:
         if every < 1:
             raise ConfigError(f"anonymizer.verify_every: expected 0 (off) or at least 1, got {every}")
         if not 0.0 < min_distance < 2.0:
             raise ConfigError(f"anonymizer.verify_distance: expected 0 < d < 2, got {min_distance}")
+        if views < 0:
+            raise ConfigError(f"anonymizer.verify_views: expected 0 (this frame only) or more, got {views}")
         self.embedder, self.every, self.min_distance = embedder, int(every), float(min_distance)
+        self.max_views = int(views)
         self.cover, self.color = cover, color
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
         self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
@@ -144,9 +145,9 @@ class IdentityCheck:
         drawn = self.embedder.embed(blended(crop, patch), rect)
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views])
-        if all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
+        if self.max_views and all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
             views.append(person)
-            del views[:-MAX_VIEWS]
+            del views[:-self.max_views]  # oldest first out
         return distance
 
 
@@ -163,9 +164,9 @@ def dlib_recogniser(feature: str, off: str):
 
 
 def create_identity_check(every: int, min_distance: float, cover: str,
-                          color: tuple[int, int, int]) -> IdentityCheck | None:
+                          color: tuple[int, int, int], views: int = 16) -> IdentityCheck | None:
     """The check for ``anonymizer.verify_every`` (0: none). Needs dlib (synthetic extra)."""
     if every == 0:
         return None
     model = dlib_recogniser("identity check", "anonymizer.verify_every: 0")
-    return IdentityCheck(model, every, min_distance, cover, color)
+    return IdentityCheck(model, every, min_distance, cover, color, views)
