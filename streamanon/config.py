@@ -114,10 +114,11 @@ class AnonymizerConfig:
     verify_distance: float = 0.62
     """Identity check: drawn faces closer to the person than this are covered (dlib's
     same-person threshold is 0.6; where a face is boxed moved the distance by about 0.01)."""
-    verify_views: int = 16
-    """Identity check: also compare the drawn face with up to this many earlier views of the
-    person (embeddings from the track's earlier checks, in memory while the track lives); a
-    re-ID attacker holds many pictures of the person. 0: this frame only."""
+    verify_views: int = 0
+    """Identity check, stricter (opt-in): also compare the drawn face with up to this many
+    earlier views of the person (embeddings from the track's earlier checks, in memory while
+    the track lives), as a re-ID attacker holding many pictures would. 16 lowered re-ID on the
+    talking clips but covered 5.5 times as many faces (MODEL_CARD.md). 0: this frame only."""
     backend: Literal["auto", "torch", "onnx", "tensorrt"] = "auto"
     """Synthetic mode: ``auto`` is ONNX Runtime on CPU (30 % faster than torch there, same
     faces) and torch on CUDA (fp16; ONNX on CUDA needs onnxruntime-gpu)."""
