@@ -3,7 +3,8 @@
 The ONNX file carries the weights hash in its name and metadata. It is looked for in
 ``engine_dir`` (where ``streamanon export --format onnx`` puts it, ``engines/``), then in the
 user cache (:func:`streamanon.cache.cache_dir`, ``onnx/``); when neither has it, it is
-exported once into the cache (about 3-6 s, needs torch), never into the working directory.
+exported once into the cache (about 3-6 s, needs torch and diffusers: the `synthetic`
+extra), never into the working directory.
 A file whose recorded hash differs is refused.
 """
 
