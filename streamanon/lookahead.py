@@ -3,9 +3,7 @@
 ``Lookahead(frames).push(analysis) -> list[FrameAnalysis]`` holds the last ``frames``
 analyses. When a track is born, its box (grown a little per step back) is added as a
 coasting track to the held frames, so those frames leave covered too. Coasting tracks get
-the fail-closed cover. Back-filling stops at a scene cut: a face of the new shot was not in
-the old one (a cover appeared 0.4 s before every cut where a new face came in). Frames keep
-their order and timestamps; the delay is ``frames``.
+the fail-closed cover. Frames keep their order and timestamps; the delay is ``frames``.
 """
 
 from __future__ import annotations
@@ -32,8 +30,7 @@ class Lookahead:
 
     def push(self, analysis: FrameAnalysis) -> list[FrameAnalysis]:
         """Hold ``analysis``; return the analyses that leave the window, oldest first."""
-        # A face born at a scene cut was not in the shot before it: nothing to back-fill.
-        births = [] if analysis.cut else [t for t in analysis.tracks if t.age == 1]
+        births = [t for t in analysis.tracks if t.age == 1]
         for t in births:
             self._backfill(t)
         self._held.append(analysis)
@@ -63,8 +60,6 @@ class Lookahead:
             idx = self._held.index(held)
             self._held[idx] = replace(held, tracks=held.tracks + (ghost,))
             self.backfilled += 1
-            if held.cut:
-                break  # this shot starts here: the frames before it show another one
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

@@ -187,27 +187,3 @@ def test_default_mode_without_the_synthetic_extra_names_the_extra_and_the_way_ou
     with pytest.raises(BackendUnavailableError, match=r"streamanon\[synthetic\].*--mode blur") as info:
         create_generator(AnonymizerConfig())
     assert info.value.extra == "synthetic"
-
-
-def test_backfill_stops_at_a_scene_cut():
-    """A face first seen in the second frame of a new shot is back-filled into the shot's
-    first frame only; one born at the cut itself is back-filled nowhere."""
-    import numpy as np
-
-    from streamanon.lookahead import Lookahead
-    from streamanon.pipeline import FrameAnalysis
-    from streamanon.types import Track, VideoFrame
-
-    def analysis(i, cut=False, born=False):
-        tracks = (Track(track_id=9, box=(40.0, 40.0, 80.0, 80.0), seed=1, age=1, misses=0),) if born else ()
-        return FrameAnalysis(VideoFrame(image=np.zeros((120, 160, 3), np.uint8), index=i), (), tracks, cut=cut)
-
-    look = Lookahead(8)
-    for a in (analysis(0), analysis(1), analysis(2, cut=True), analysis(3, born=True)):
-        look.push(a)
-    held = look.flush()
-    assert [len(a.tracks) for a in held] == [0, 0, 1, 1] and look.backfilled == 1
-    look = Lookahead(8)
-    for a in (analysis(0), analysis(1), analysis(2, cut=True, born=True)):
-        look.push(a)
-    assert [len(a.tracks) for a in look.flush()] == [0, 0, 1] and look.backfilled == 0
