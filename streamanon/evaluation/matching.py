@@ -3,9 +3,9 @@
 Faces are found by the independent detector on the ORIGINAL every ``stride`` frames and
 linked over time by box overlap into tracks, which end at scene cuts of the original (two
 people filmed in the same place one after the other are two tracks); each face is then
-looked up at the same place in the anonymized frame (same frame index). The anonymized frame is also searched by the
-same detector (retention, leaks). Frame t+1 of each sampled frame is cut with the same
-alignment for the flicker measure.
+looked up at the same place in the anonymized frame (same frame index). The anonymized
+frame is also searched by the same detector (retention, leaks). Frame t+1 of each sampled
+frame is cut with the same alignment for the flicker measure.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
 
     synthetic = synthetic or SyntheticConfig()
     weights = load_weights(synthetic.weights)
-    backend = create_backend(resolve_backend(config.backend, config.device), weights, device=config.device, precision=synthetic.precision,
-                             engine_dir=synthetic.engine_dir, max_batch=synthetic.max_batch)
+    backend = create_backend(resolve_backend(config.backend, config.device), weights, device=config.device,
+                             precision=synthetic.precision, engine_dir=synthetic.engine_dir,
+                             max_batch=synthetic.max_batch)
     return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
                                   fallback=fallback_kind(config), min_face_px=config.min_face_px,
                                   max_yaw=config.max_yaw)

@@ -63,13 +63,17 @@ def blended(crop: FaceCrop, patch: FacePatch) -> np.ndarray:
     return (patch.image * alpha + crop.image * (1.0 - alpha)).round().astype(np.uint8)
 
 
+def drawn_embedding(embedder: Embedder, crop: FaceCrop, patch: FacePatch) -> np.ndarray:
+    """The drawn face as it will leave, embedded at the mesh box."""
+    return embedder.embed(blended(crop, patch), face_rect(crop))
+
+
 def drawn_distance(embedder: Embedder, crop: FaceCrop, patch: FacePatch,
                    reference: np.ndarray | None = None) -> float:
     """Recogniser distance between the original face and the drawn one, both at the mesh box."""
-    rect = face_rect(crop)
     if reference is None:
-        reference = embedder.embed(crop.image, rect)
-    return float(np.linalg.norm(embedder.embed(blended(crop, patch), rect) - reference))
+        reference = embedder.embed(crop.image, face_rect(crop))
+    return float(np.linalg.norm(drawn_embedding(embedder, crop, patch) - reference))
 
 
 class IdentityCheck:
@@ -142,9 +146,8 @@ class IdentityCheck:
 
     def _distance(self, track: int, crop: FaceCrop, patch: FacePatch) -> float:
         """Nearest distance of the drawn face to the person, this frame or a kept view."""
-        rect = face_rect(crop)
-        person = self.embedder.embed(crop.image, rect)
-        drawn = self.embedder.embed(blended(crop, patch), rect)
+        person = self.embedder.embed(crop.image, face_rect(crop))
+        drawn = drawn_embedding(self.embedder, crop, patch)
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views])
         if self.max_views and all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
