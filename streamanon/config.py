@@ -107,6 +107,11 @@ class AnonymizerConfig:
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
     dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
+    guard_redraws: int = 2
+    """Identity guard with the identity check: a face the check covers at 3 checks in a row is
+    drawn a new identity (12 more candidates, the farthest from the person as the check saw
+    them), at most this many times per person; 0: the cover stands. Each is one change of
+    face, where covering on blurred the face again at every failed stretch."""
     verify_every: int = 4
     """Synthetic mode, identity check: dlib compares each drawn face with the person on its first
     drawn frame and then every this many frames (every frame while it is close); a face within

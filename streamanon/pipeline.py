@@ -69,7 +69,7 @@ class Anonymizer:
             from .synthetic.identity_check import create_identity_check
             from .synthetic.identity_guard import create_identity_guard
 
-            self.guard = create_identity_guard(self.generator, a.guard_candidates)
+            self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws)
             self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
                                                self.policy.color, views=a.verify_views)
         self.generator = self.steady.smooth_latents(self.generator)
@@ -116,15 +116,22 @@ class Anonymizer:
             with self.stats.clock("verify"):
                 patches, checked = self.check.verify(patches, crops)
             events += checked
-        # 11. Blend the patches back into the frame.
+        # 11. A face that keeps failing the check gets a new identity (next frame), far from the person.
+        if self.check is not None and self.guard is not None:
+            with self.stats.clock("verify"):
+                redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views)
+            for track_id in redrawn:
+                self.check.forgive(track_id)
+            self.steady.forget_faces(redrawn)
+        # 12. Blend the patches back into the frame.
         with self.stats.clock("compose"):
             image = compose(frame.image, patches, drawn_cores=not self.covering)
-        # 12. Optional visible "AI-modified" label.
+        # 13. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
 
             image = draw_label(image, self.config.provenance.label_text)
-        # 13. Record what happened, for provenance and the report.
+        # 14. Record what happened, for provenance and the report.
         record = FrameRecord(index=frame.index, pts=frame.pts, faces=len(patches),
                              replaced=sum(not p.fallback for p in patches), fallback=len(events),
                              mode=self.config.anonymizer.mode,

@@ -67,6 +67,26 @@ def test_schedule_first_frame_then_every_n_and_every_frame_while_close():
     ]
 
 
+def test_a_face_failing_check_after_check_is_stuck_until_forgiven():
+    from streamanon.synthetic.identity_check import STUCK_AFTER
+
+    crop = _crop()
+    script = Scripted([0.9] + [0.5] * (STUCK_AFTER + 2) + [0.9])
+    check = IdentityCheck(script, every=1, min_distance=0.65)
+    stuck = []
+    for _ in range(STUCK_AFTER + 2):
+        check.verify([_drawn(crop)], [crop])
+        stuck.append(len(check.stuck([crop])))
+    assert stuck == [0] * STUCK_AFTER + [1, 1]  # the first check passed, then STUCK_AFTER failed
+    assert len(check.views(crop.track_id)) == 1  # the person at the last check
+    check.forgive(crop.track_id)  # a new identity was drawn
+    assert check.stuck([crop]) == []
+    (patch,), _ = check.verify([_drawn(crop)], [crop])
+    assert patch.fallback and check.stuck([crop]) == []  # still failing (0.5), but counted afresh
+    (patch,), _ = check.verify([_drawn(crop)], [crop])
+    assert not patch.fallback and check.stuck([crop]) == []  # 0.9 clears the band: a pass ends it
+
+
 def test_a_check_that_cannot_run_covers_the_face():
     class Broken:
         def embed(self, image, rect, landmarks=None):
@@ -140,6 +160,42 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
             assert diff > 15, diff  # the face left covered, not as it came in
     finally:
         an.close()
+
+
+@pytest.mark.shared
+def test_new_identities_for_a_stuck_face_never_uncover_it(talking_face):
+    """A generator that always hands back the person: the guard draws new identities for the
+    stuck face (twice), each still the person, and every frame leaves covered."""
+    pytest.importorskip("dlib")
+    from streamanon.config import Config
+    from streamanon.pipeline import Anonymizer
+    from streamanon.synthetic.identity_check import STUCK_AFTER
+    from streamanon.types import VideoFrame
+
+    class Leaking:
+        name = "leaking"
+
+        def __init__(self):
+            self.seeds = set()
+
+        def generate(self, batch):
+            self.seeds |= {c.seed for c in batch}
+            return [FacePatch(c.track_id, c.box, c.image.copy(), np.ones_like(c.mask)) for c in batch]
+
+    image, _ = talking_face
+    leaking = Leaking()
+    redraws = 2
+    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 2,
+                                       "anonymizer.guard_redraws": redraws, "identity.salt": "stuck"}),
+                    generator=leaking)
+    try:
+        for i in range(STUCK_AFTER * (redraws + 1) + 2):
+            out, record = an.render(an.analyze(VideoFrame(image, i, pts=i, time_base=None)))
+            assert record.replaced == 0 and record.fallback_reasons == ("identity_check",), (i, record)
+    finally:
+        an.close()
+    assert list(an.guard.redraws.values()) == [redraws]
+    assert len(leaking.seeds) == 2 * (redraws + 1)  # the first choice, then two fresh rounds
 
 
 class Views:

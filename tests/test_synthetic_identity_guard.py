@@ -71,6 +71,8 @@ def test_guard_leaves_faces_it_cannot_judge_with_their_own_seed(talking_face, ge
 def test_guard_needs_at_least_two_candidates(generator):
     with pytest.raises(ConfigError, match="guard_candidates"):
         IdentityGuard(generator, object(), candidates=1)
+    with pytest.raises(ConfigError, match="guard_redraws"):
+        IdentityGuard(generator, object(), candidates=2, redraws=-1)
 
 
 def test_pipeline_draws_the_guarded_face(talking_face):
@@ -89,3 +91,62 @@ def test_pipeline_draws_the_guarded_face(talking_face):
     drawn = float(np.linalg.norm(dlib.embed(out.image, rect) - dlib.embed(image, rect)))
     # What left the pipeline is the farthest candidate (up to blending), not the first one.
     assert drawn >= max(distances) - 0.05 and drawn > distances[0] - 0.05, (drawn, distances)
+
+
+class SeedFaces:
+    """A generator whose drawn face says which seed drew it, and a recogniser that places
+    that face ``distance[seed]`` from the person (the crop's own image sits at the origin)."""
+
+    name = "seed-faces"
+
+    def __init__(self, distance):
+        self.distance, self.drawn = distance, []
+
+    def generate(self, batch):
+        from streamanon.types import FacePatch
+
+        self.drawn += [c.seed for c in batch]
+        return [FacePatch(c.track_id, c.box, np.full_like(c.image, c.seed % 250 + 1), np.ones_like(c.mask))
+                for c in batch]
+
+    def embed(self, image, rect, landmarks=None):
+        vec = np.zeros(128, np.float32)
+        seeds = [s for s in self.distance if s % 250 + 1 == int(image[0, 0, 0])]
+        vec[0] = self.distance[seeds[0]] if seeds else 0.0
+        return vec
+
+
+def test_redraw_gives_a_stuck_face_a_new_identity_far_from_every_view_at_most_twice():
+    from dataclasses import replace
+
+    crop = _scripted_crop(seed=5)
+    first, second, third = (candidate_seeds(5, 9)[k:k + 3] for k in (0, 3, 6))
+    distance = {s: 0.6 + 0.01 * i for i, s in enumerate(first)}  # first round: the last is farthest
+    distance.update({second[0]: -0.95, second[1]: 0.5, second[2]: 0.8})  # -0.95: near a kept view
+    distance.update({third[0]: 0.7, third[1]: 0.75, third[2]: 0.72})
+    faces = SeedFaces(distance)
+    guard = IdentityGuard(faces, faces, candidates=3, redraws=2)
+    (chosen,) = guard.choose([crop])
+    assert chosen.seed == first[2]
+    away = np.zeros(128, np.float32)
+    away[0] = -1.0  # the person as seen a few frames ago
+    assert guard.redraw([chosen], lambda track: [away]) == [crop.track_id]
+    (chosen,) = guard.choose([crop])
+    # 0.95 is farthest from this frame's person but 0.05 from the earlier view: 0.8 wins.
+    assert chosen.seed == second[2] and guard.redraws == {5: 1}
+    assert guard.redraw([chosen], lambda track: []) == [crop.track_id]
+    (chosen,) = guard.choose([crop])
+    assert chosen.seed == third[1] and guard.redraws == {5: 2}
+    drawn = len(faces.drawn)
+    assert guard.redraw([chosen], lambda track: []) == [] and len(faces.drawn) == drawn  # no third
+    # Faces the guard never chose, and coasting ones, are left alone.
+    assert guard.redraw([replace(crop, seed=99), replace(chosen, coasting=True)], lambda t: []) == []
+
+
+def _scripted_crop(seed):
+    from streamanon.types import FaceCrop
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    mask = np.ones((32, 32), np.float32)
+    lm = np.array([[4, 4], [28, 28], [16, 20]], np.float32)
+    return FaceCrop(track_id=3, box=(0, 0, 32, 32), image=image, mask=mask, seed=seed, landmarks=lm)

@@ -44,6 +44,9 @@ RECHECK_BAND = 0.05
 """A face closer than ``min_distance`` plus this is checked again on its next drawn frame."""
 VIEW_SPREAD = 0.1
 """A new view is kept only this far from every kept one (other poses and expressions)."""
+STUCK_AFTER = 3
+"""A face that failed this many checks in a row is stuck: the pipeline asks the identity
+guard for a new identity for it (``IdentityGuard.redraw``) rather than covering it on."""
 
 
 class Embedder(Protocol):
@@ -68,14 +71,6 @@ def drawn_embedding(embedder: Embedder, crop: FaceCrop, patch: FacePatch) -> np.
     return embedder.embed(blended(crop, patch), face_rect(crop))
 
 
-def drawn_distance(embedder: Embedder, crop: FaceCrop, patch: FacePatch,
-                   reference: np.ndarray | None = None) -> float:
-    """Recogniser distance between the original face and the drawn one, both at the mesh box."""
-    if reference is None:
-        reference = embedder.embed(crop.image, face_rect(crop))
-    return float(np.linalg.norm(drawn_embedding(embedder, crop, patch) - reference))
-
-
 class IdentityCheck:
     """One per stream: when each drawn face is next due, and which ones failed."""
 
@@ -93,6 +88,8 @@ class IdentityCheck:
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
         self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
         self._views: dict[int, list[np.ndarray]] = {}  # track id -> the person's kept embeddings
+        self._person: dict[int, np.ndarray] = {}  # track id -> the person at its last check
+        self._strikes: dict[int, int] = {}  # track id -> checks failed in a row
         self.distances: dict[int, float] = {}
         """Last measured distance per track (for reports and tests)."""
 
@@ -120,7 +117,24 @@ class IdentityCheck:
         present = {c.track_id for c in crops}
         self._failed &= present  # gone: forgotten
         self._views = {t: v for t, v in self._views.items() if t in present}
+        self._person = {t: v for t, v in self._person.items() if t in present}
+        self._strikes = {t: n for t, n in self._strikes.items() if t in present}
         return out, events
+
+    def stuck(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
+        """The crops whose drawn face failed the last ``STUCK_AFTER`` checks in a row."""
+        return [c for c in crops if self._strikes.get(c.track_id, 0) >= STUCK_AFTER]
+
+    def views(self, track: int) -> list[np.ndarray]:
+        """The person as the track's checks saw them: at the last check, then the kept views."""
+        last = self._person.get(track)
+        return ([] if last is None else [last]) + list(self._views.get(track, []))
+
+    def forgive(self, track: int) -> None:
+        """A new identity was drawn for ``track``: count its failures afresh. (It stays failed
+        until a check clears the hysteresis band, so the new face must pass with room.)"""
+        self._strikes.pop(track, None)
+        self._due[track] = 0
 
     def _judge(self, track: int, crop: FaceCrop, patch: FacePatch) -> str | None:
         due = self._due.get(track, 0)
@@ -133,20 +147,22 @@ class IdentityCheck:
             log.warning("identity check failed for track %d: %s", track, exc)
             self._due[track], self.distances[track] = 0, float("nan")
             self._failed.add(track)
-            return "identity_check_error"
+            return "identity_check_error"  # not a strike: no new identity cures a broken check
         self.distances[track] = distance
         near = distance < self.min_distance + RECHECK_BAND
         self._due[track] = 0 if near else self.every - 1
         limit = self.min_distance + (RECHECK_BAND if track in self._failed else 0.0)
         if distance < limit:
             self._failed.add(track)
+            self._strikes[track] = self._strikes.get(track, 0) + 1
             return "identity_check"
         self._failed.discard(track)
+        self._strikes.pop(track, None)
         return None
 
     def _distance(self, track: int, crop: FaceCrop, patch: FacePatch) -> float:
         """Nearest distance of the drawn face to the person, this frame or a kept view."""
-        person = self.embedder.embed(crop.image, face_rect(crop))
+        person = self._person[track] = self.embedder.embed(crop.image, face_rect(crop))
         drawn = drawn_embedding(self.embedder, crop, patch)
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views])

@@ -17,6 +17,13 @@ the stream (a person re-associated after leaving keeps the chosen face). The rec
 the original face only to move away from it; nothing of it reaches the generator. dlib is
 also the eval's attacker: dlib figures measured with the guard on are optimistic; the eval's
 LBP attacker is the independent check (MODEL_CARD.md).
+
+A face the identity check keeps covering (``identity_check.STUCK_AFTER`` failed checks in a
+row) is drawn a new identity by ``redraw``: a fresh round of candidates, the one farthest from
+the person as the check saw them (this frame and any kept views), from the next frame on. One
+new identity is one visible change; covering on was a change at every failed stretch (each a
+blur, then the old face again), and the old face keeps coming back near the person. At most
+``redraws`` per identity (``anonymizer.guard_redraws``), then the check's cover stands.
 """
 
 from __future__ import annotations
@@ -25,13 +32,13 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..types import FaceCrop
-from .identity_check import Embedder, dlib_recogniser, drawn_distance, face_rect
+from .identity_check import Embedder, dlib_recogniser, drawn_embedding, face_rect
 
 log = logging.getLogger(__name__)
 REMEMBERED = 4096
@@ -50,11 +57,17 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
 class IdentityGuard:
     """One per stream: the chosen seed of every identity it has drawn."""
 
-    def __init__(self, generator, embedder: Embedder, candidates: int = 6) -> None:
+    def __init__(self, generator, embedder: Embedder, candidates: int = 6, redraws: int = 2) -> None:
         if candidates < 2:
             raise ConfigError(f"anonymizer.guard_candidates: expected 0 (off) or at least 2, got {candidates}")
+        if redraws < 0:
+            raise ConfigError(f"anonymizer.guard_redraws: expected 0 (never) or more, got {redraws}")
         self.generator, self.embedder, self.candidates = generator, embedder, int(candidates)
+        self.max_redraws = int(redraws)
         self._chosen: OrderedDict[int, int] = OrderedDict()
+        self._origin: dict[int, int] = {}  # chosen seed -> the identity's own seed
+        self.redraws: dict[int, int] = {}
+        """New identities drawn by ``redraw``, by the identity's own seed."""
         self.distances: dict[int, list[float]] = {}
         """Recogniser distance of each candidate, by original seed (for reports and tests; kept
         as long as the choice is)."""
@@ -68,27 +81,63 @@ class IdentityGuard:
             if refuses is not None and refuses(crop, False) is not None:
                 continue  # not drawn (yet): choose when it is
             self._chosen[crop.seed] = self._pick(crop)
+            self._origin[self._chosen[crop.seed]] = crop.seed
             while len(self._chosen) > REMEMBERED:
-                forgotten, _ = self._chosen.popitem(last=False)
+                forgotten, chosen = self._chosen.popitem(last=False)
                 self.distances.pop(forgotten, None)
+                self.redraws.pop(forgotten, None)
+                self._origin.pop(chosen, None)
         return [c if self._chosen.get(c.seed, c.seed) == c.seed else replace(c, seed=self._chosen[c.seed])
                 for c in crops]
 
-    def _pick(self, crop: FaceCrop) -> int:
-        seeds = candidate_seeds(crop.seed, self.candidates)
+    def redraw(self, crops: Sequence[FaceCrop], views: Callable[[int], list[np.ndarray]]) -> list[int]:
+        """A new identity for each crop's face, chosen far from the person (``views(track)``:
+        the person's embeddings to keep away from); used from the next ``choose`` on. Crops
+        carry their chosen seed. Returns the track ids that got one."""
+        done = []
+        for crop in crops:
+            if crop.coasting or crop.landmarks is None:
+                continue
+            own = self._origin.get(crop.seed)
+            if own is None or self._chosen.get(own) != crop.seed:
+                continue  # not a face this guard chose (or long forgotten)
+            rounds = self.redraws.get(own, 0)
+            if rounds >= self.max_redraws:
+                continue
+            self.redraws[own] = rounds + 1
+            fresh = candidate_seeds(own, self.candidates * (rounds + 2))[self.candidates * (rounds + 1):]
+            seed = self._pick(crop, fresh, views(crop.track_id), keep=crop.seed)
+            if seed == crop.seed:
+                continue
+            log.info("identity guard: track %d kept failing the identity check, new identity %d",
+                     crop.track_id, rounds + 1)
+            self._chosen[own] = seed
+            self._origin[seed] = own
+            done.append(crop.track_id)
+        return done
+
+    def _pick(self, crop: FaceCrop, seeds: Sequence[int] | None = None,
+              avoid: Sequence[np.ndarray] = (), keep: int | None = None) -> int:
+        """The seed (of ``seeds``, else the identity's first candidates) whose drawn face is
+        farthest from the person in this frame and from every face in ``avoid``; on failure
+        ``keep`` (else the crop's own seed)."""
+        seeds = candidate_seeds(crop.seed, self.candidates) if seeds is None else list(seeds)
         try:
             patches = self.generator.generate([replace(crop, seed=s) for s in seeds])
             reference = self.embedder.embed(crop.image, face_rect(crop))
-            distances = [drawn_distance(self.embedder, crop, patch, reference) for patch in patches]
-        except Exception as exc:  # the guard only improves a choice; without it the own seed stands
-            log.warning("identity guard failed for track %d, keeping its own seed: %s", crop.track_id, exc)
-            return crop.seed
-        self.distances[crop.seed] = distances
+            drawn = [drawn_embedding(self.embedder, crop, patch) for patch in patches]
+            distances = [min(float(np.linalg.norm(d - r)) for r in [reference, *avoid]) for d in drawn]
+        except Exception as exc:  # the guard only improves a choice; without it the seed stands
+            log.warning("identity guard failed for track %d, keeping its seed: %s", crop.track_id, exc)
+            return crop.seed if keep is None else keep
+        if keep is None:
+            self.distances[crop.seed] = distances
         return seeds[int(np.argmax(distances))]
 
 
-def create_identity_guard(generator, candidates: int) -> IdentityGuard | None:
+def create_identity_guard(generator, candidates: int, redraws: int = 2) -> IdentityGuard | None:
     """The guard for ``anonymizer.guard_candidates`` (0: none). Needs dlib (synthetic extra)."""
     if candidates == 0:
         return None
-    return IdentityGuard(generator, dlib_recogniser("identity guard", "anonymizer.guard_candidates: 0"), candidates)
+    return IdentityGuard(generator, dlib_recogniser("identity guard", "anonymizer.guard_candidates: 0"),
+                         candidates, redraws)

@@ -155,6 +155,12 @@ class TemporalRenderer:
             out.append(dataclasses.replace(patch, image=image))
         return out
 
+    def forget_faces(self, track_ids: Sequence[int]) -> None:
+        """Start these tracks' face, colour and latent blending afresh (a new identity is drawn
+        for them: blending with the old one would carry it into the new)."""
+        for part in (self.faces, self.colour, self.latents):
+            part.reset(list(track_ids))
+
     def _locate(self, crop: FaceCrop) -> _TrackFrame:
         """The crop's map into its track's aligned frame, and motion since the last frame."""
         f = self._frames.get(crop.track_id)
