@@ -119,7 +119,7 @@ class Anonymizer:
         # 11. A face that keeps failing the check gets a new identity (next frame), far from the person.
         if self.check is not None and self.guard is not None:
             with self.stats.clock("verify"):
-                redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views)
+                redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views, self.check.redraw_distance)
             for track_id in redrawn:
                 self.check.forgive(track_id)
             self.steady.forget_faces(redrawn)

@@ -78,7 +78,7 @@ def test_a_face_failing_check_after_check_is_stuck_until_forgiven():
         check.verify([_drawn(crop)], [crop])
         stuck.append(len(check.stuck([crop])))
     assert stuck == [0] * STUCK_AFTER + [1, 1]  # the first check passed, then STUCK_AFTER failed
-    assert len(check.views(crop.track_id)) == 1  # the person at the last check
+    assert len(check.views(crop.track_id)) == 1  # the person (unchanged: one view)
     check.forgive(crop.track_id)  # a new identity was drawn
     assert check.stuck([crop]) == []
     (patch,), _ = check.verify([_drawn(crop)], [crop])

@@ -116,7 +116,7 @@ class SeedFaces:
         return vec
 
 
-def test_redraw_gives_a_stuck_face_a_new_identity_far_from_every_view_at_most_twice():
+def test_redraw_gives_a_stuck_face_a_new_identity_far_enough_from_every_view_at_most_twice():
     from dataclasses import replace
 
     crop = _scripted_crop(seed=5)
@@ -130,17 +130,19 @@ def test_redraw_gives_a_stuck_face_a_new_identity_far_from_every_view_at_most_tw
     assert chosen.seed == first[2]
     away = np.zeros(128, np.float32)
     away[0] = -1.0  # the person as seen a few frames ago
-    assert guard.redraw([chosen], lambda track: [away]) == [crop.track_id]
+    assert guard.redraw([chosen], lambda track: [away], 0.7) == [crop.track_id]
     (chosen,) = guard.choose([crop])
     # 0.95 is farthest from this frame's person but 0.05 from the earlier view: 0.8 wins.
     assert chosen.seed == second[2] and guard.redraws == {5: 1}
-    assert guard.redraw([chosen], lambda track: []) == [crop.track_id]
-    (chosen,) = guard.choose([crop])
-    assert chosen.seed == third[1] and guard.redraws == {5: 2}
+    # The best of the next round (0.75) is not far enough: the seed stays, the round counts.
+    assert guard.redraw([chosen], lambda track: [], 0.8) == []
+    (kept,) = guard.choose([crop])
+    assert kept.seed == second[2] and guard.redraws == {5: 2}
+    assert third[1] in faces.drawn
     drawn = len(faces.drawn)
-    assert guard.redraw([chosen], lambda track: []) == [] and len(faces.drawn) == drawn  # no third
+    assert guard.redraw([kept], lambda track: [], 0.0) == [] and len(faces.drawn) == drawn  # no third
     # Faces the guard never chose, and coasting ones, are left alone.
-    assert guard.redraw([replace(crop, seed=99), replace(chosen, coasting=True)], lambda t: []) == []
+    assert guard.redraw([replace(crop, seed=99), replace(kept, coasting=True)], lambda t: [], 0.0) == []
 
 
 def _scripted_crop(seed):

@@ -281,3 +281,53 @@ def test_motion_map_lowers_the_blend_only_where_the_face_moves():
     out = smoother.step(0, moved, field)
     # The previous face is kept at the cheek (weight near face_weight), hardly at the mouth.
     assert out[0, 16, 12] < 1.0 - 0.8 * TemporalConfig().face_weight and out[0, 48, 32] > 0.9
+
+
+class SlowToyGenerator(StagedToyGenerator):
+    """The toy with two of its condition channels declared slow (like skin tone and light)."""
+
+    appearance_channels = slice(1, 3)
+
+    def __init__(self):
+        super().__init__()
+        self.raw, self.seen = [], []
+
+    def prepare(self, batch):
+        prepared = super().prepare(batch)
+        self.raw.append(prepared.cond[0].copy())
+        return prepared
+
+    def denoise(self, prepared, start=None, start_time=1.0):
+        self.seen.append(prepared.cond[0].copy())
+        return super().denoise(prepared, start, start_time)
+
+
+@pytest.mark.parametrize("frames", [0, 4])
+def test_slow_conditions_are_averaged_per_track(face_frames, frames):
+    toy = SlowToyGenerator()
+    an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "identity.salt": "s",
+                                       "temporal.appearance_frames": frames}), generator=toy)
+    for i in range(8):
+        an.render(an.analyze(VideoFrame(image=face_frames[0], index=i)))
+    raw, seen = np.stack(toy.raw), np.stack(toy.seen)
+    assert len(seen) == 8 and np.array_equal(seen[:, 0], raw[:, 0])  # other conditions untouched
+    if frames == 0:
+        assert np.array_equal(seen, raw)
+        return
+    assert np.array_equal(seen[0], raw[0])  # birth: its own
+    np.testing.assert_allclose(seen[1, 1:], raw[:2, 1:].mean(0), atol=1e-6)  # equal weights from birth
+    np.testing.assert_allclose(seen[3, 1:], raw[:4, 1:].mean(0), atol=1e-6)
+    def change(x):
+        return np.abs(np.diff(x[4:, 1:], axis=0)).mean()
+    assert change(seen) < 0.5 * change(raw), (change(seen), change(raw))
+
+
+def test_appearance_mean_restarts_with_the_track():
+    smoother = TrackLatentSmoother(TemporalConfig(appearance_frames=3))
+    ones, threes = np.ones((3, 4, 4), np.float32), np.full((3, 4, 4), 3.0, np.float32)
+    assert smoother.appearance(7, ones) is ones
+    np.testing.assert_allclose(smoother.appearance(7, threes), 2.0)
+    smoother.reset([7])
+    np.testing.assert_allclose(smoother.appearance(7, threes), 3.0)
+    with pytest.raises(ValueError, match="appearance_frames"):
+        TemporalConfig(appearance_frames=-1)

@@ -18,7 +18,7 @@ from ..errors import GeneratorError
 from ..generators.baseline import fallback_patch, heavy_blur
 from ..types import FaceCrop, FacePatch
 from . import align
-from .conditions import assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
+from .conditions import CHANNELS, assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
 from .domain import refusal
 from .sampler import EulerFlowSampler, identity_noise
 
@@ -98,6 +98,9 @@ class SyntheticFaceGenerator:
     max_forehead = 0.06
     """Largest forehead extension of the pipeline's mask (``mask.forehead``, fraction of face
     height) that the canonical frame holds: the pipeline caps its mask to it in this mode."""
+
+    appearance_channels = slice(CHANNELS.index("low_r"), CHANNELS.index("low_b") + 1)
+    """The low-frequency colour conditions: a temporal smoother may average them per track."""
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
                  fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf")) -> None:

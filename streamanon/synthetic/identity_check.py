@@ -22,9 +22,10 @@ person in this frame *and* in the views kept from the track's earlier checks (up
 ``views`` embeddings, each at least ``VIEW_SPREAD`` from the others): an attacker holding
 many pictures of the person matches the drawn face with the nearest of them, and a drawn
 face 0.62 from this frame's face was 0.59 from the same person a second earlier
-(talking_d3). The views are held in memory for the life of the track only and never written
-anywhere. It is off by default: on the 16 clips it covered 5.5 times as many faces
-(MODEL_CARD.md).
+(talking_d3). It is off by default: on the 16 clips it covered 5.5 times as many faces
+(MODEL_CARD.md). Up to ``REDRAW_VIEWS`` views are kept either way: a new identity for a
+stuck face (``stuck``, ``IdentityGuard.redraw``) is chosen far from all of them. Views are
+held in memory for the life of the track only and never written anywhere.
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ RECHECK_BAND = 0.05
 """A face closer than ``min_distance`` plus this is checked again on its next drawn frame."""
 VIEW_SPREAD = 0.1
 """A new view is kept only this far from every kept one (other poses and expressions)."""
+REDRAW_VIEWS = 8
+"""Views of the person kept per track even when the check compares with this frame only: a
+new identity (``IdentityGuard.redraw``) is chosen far from all of them."""
 STUCK_AFTER = 3
 """A face that failed this many checks in a row is stuck: the pipeline asks the identity
 guard for a new identity for it (``IdentityGuard.redraw``) rather than covering it on."""
+REDRAW_MARGIN = 0.1
+"""A new identity is taken only if it is this much beyond ``min_distance`` from every view
+of the person; otherwise the cover stands (talking_d10, salt v3: the best of 12 fresh
+candidates was 0.65-0.71 from her, and drawing it doubled re-ID against covering)."""
 
 
 class Embedder(Protocol):
@@ -84,6 +92,8 @@ class IdentityCheck:
             raise ConfigError(f"anonymizer.verify_views: expected 0 (this frame only) or more, got {views}")
         self.embedder, self.every, self.min_distance = embedder, int(every), float(min_distance)
         self.max_views = int(views)
+        self.redraw_distance = self.min_distance + REDRAW_MARGIN
+        """How far a new identity for a stuck face must be from every view of the person."""
         self.cover, self.color = cover, color
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
         self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
@@ -126,9 +136,13 @@ class IdentityCheck:
         return [c for c in crops if self._strikes.get(c.track_id, 0) >= STUCK_AFTER]
 
     def views(self, track: int) -> list[np.ndarray]:
-        """The person as the track's checks saw them: at the last check, then the kept views."""
+        """The person as the track's checks saw them: at the last check, then the kept views
+        that differ from it."""
         last = self._person.get(track)
-        return ([] if last is None else [last]) + list(self._views.get(track, []))
+        kept = self._views.get(track, [])
+        if last is None:
+            return list(kept)
+        return [last, *(v for v in kept if np.linalg.norm(v - last) >= VIEW_SPREAD)]
 
     def forgive(self, track: int) -> None:
         """A new identity was drawn for ``track``: count its failures afresh. (It stays failed
@@ -165,10 +179,11 @@ class IdentityCheck:
         person = self._person[track] = self.embedder.embed(crop.image, face_rect(crop))
         drawn = drawn_embedding(self.embedder, crop, patch)
         views = self._views.setdefault(track, [])
-        distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views])
-        if self.max_views and all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
+        distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views[-self.max_views:]]) \
+            if self.max_views else float(np.linalg.norm(drawn - person))
+        if all(np.linalg.norm(person - v) >= VIEW_SPREAD for v in views):
             views.append(person)
-            del views[:-self.max_views]  # oldest first out
+            del views[:-max(self.max_views, REDRAW_VIEWS)]  # oldest first out
         return distance
 
 

@@ -80,7 +80,7 @@ class IdentityGuard:
                 continue
             if refuses is not None and refuses(crop, False) is not None:
                 continue  # not drawn (yet): choose when it is
-            self._chosen[crop.seed] = self._pick(crop)
+            self._chosen[crop.seed], _ = self._pick(crop)
             self._origin[self._chosen[crop.seed]] = crop.seed
             while len(self._chosen) > REMEMBERED:
                 forgotten, chosen = self._chosen.popitem(last=False)
@@ -90,10 +90,13 @@ class IdentityGuard:
         return [c if self._chosen.get(c.seed, c.seed) == c.seed else replace(c, seed=self._chosen[c.seed])
                 for c in crops]
 
-    def redraw(self, crops: Sequence[FaceCrop], views: Callable[[int], list[np.ndarray]]) -> list[int]:
-        """A new identity for each crop's face, chosen far from the person (``views(track)``:
-        the person's embeddings to keep away from); used from the next ``choose`` on. Crops
-        carry their chosen seed. Returns the track ids that got one."""
+    def redraw(self, crops: Sequence[FaceCrop], views: Callable[[int], list[np.ndarray]],
+               min_distance: float) -> list[int]:
+        """A new identity for each crop's face: of a fresh round of candidates, the farthest
+        from the person (``views(track)``: the person's embeddings to keep away from), taken
+        only if at least ``min_distance`` from all of them; used from the next ``choose`` on.
+        A round that finds none still counts. Crops carry their chosen seed. Returns the track
+        ids that got one."""
         done = []
         for crop in crops:
             if crop.coasting or crop.landmarks is None:
@@ -106,8 +109,10 @@ class IdentityGuard:
                 continue
             self.redraws[own] = rounds + 1
             fresh = candidate_seeds(own, self.candidates * (rounds + 2))[self.candidates * (rounds + 1):]
-            seed = self._pick(crop, fresh, views(crop.track_id), keep=crop.seed)
-            if seed == crop.seed:
+            seed, distance = self._pick(crop, fresh, views(crop.track_id), keep=crop.seed)
+            if seed == crop.seed or distance < min_distance:
+                log.info("identity guard: no new identity for track %d at %.2f or more (best %.3f)",
+                         crop.track_id, min_distance, distance)
                 continue
             log.info("identity guard: track %d kept failing the identity check, new identity %d",
                      crop.track_id, rounds + 1)
@@ -117,10 +122,10 @@ class IdentityGuard:
         return done
 
     def _pick(self, crop: FaceCrop, seeds: Sequence[int] | None = None,
-              avoid: Sequence[np.ndarray] = (), keep: int | None = None) -> int:
-        """The seed (of ``seeds``, else the identity's first candidates) whose drawn face is
-        farthest from the person in this frame and from every face in ``avoid``; on failure
-        ``keep`` (else the crop's own seed)."""
+              avoid: Sequence[np.ndarray] = (), keep: int | None = None) -> tuple[int, float]:
+        """(seed, its distance): of ``seeds`` (else the identity's first candidates), the one
+        whose drawn face is farthest from the person in this frame and from every face in
+        ``avoid``; on failure ``keep`` (else the crop's own seed) and nan."""
         seeds = candidate_seeds(crop.seed, self.candidates) if seeds is None else list(seeds)
         try:
             patches = self.generator.generate([replace(crop, seed=s) for s in seeds])
@@ -129,10 +134,11 @@ class IdentityGuard:
             distances = [min(float(np.linalg.norm(d - r)) for r in [reference, *avoid]) for d in drawn]
         except Exception as exc:  # the guard only improves a choice; without it the seed stands
             log.warning("identity guard failed for track %d, keeping its seed: %s", crop.track_id, exc)
-            return crop.seed if keep is None else keep
+            return (crop.seed if keep is None else keep), float("nan")
         if keep is None:
             self.distances[crop.seed] = distances
-        return seeds[int(np.argmax(distances))]
+        best = int(np.argmax(distances))
+        return seeds[best], distances[best]
 
 
 def create_identity_guard(generator, candidates: int, redraws: int = 2) -> IdentityGuard | None:

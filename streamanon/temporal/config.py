@@ -62,6 +62,15 @@ class TemporalConfig:
     talking_vox), so the default is 1.0 and steadiness comes from the fixed noise and the
     blend after sampling."""
 
+    appearance_frames: int = 0
+    """For generators conditioned on the face's low-frequency colour (synthetic mode): the
+    generator sees the running mean of that condition over about this many frames of the
+    track (equal weights from the track's birth until then) instead of each frame's own.
+    Skin tone is the person's and changes slowly; read frame by frame it also carried the
+    shadow of an opening mouth or a turn, and the drawn identity drifted with it. The colour
+    match after drawing still follows each frame's light. Higher: a steadier identity, slower
+    to follow a real change of light in what is drawn. 0 or 1: each frame's own."""
+
     # -- masks and colour --------------------------------------------------------------
     mask_weight: float = 0.6
     """Weight of the previous mask (in the aligned frame) when still, 0..1. Higher: edges
@@ -91,5 +100,7 @@ class TemporalConfig:
                      "face_motion_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"temporal.{name}: expected > 0, got {getattr(self, name)}")
+        if self.appearance_frames < 0:
+            raise ValueError(f"temporal.appearance_frames: expected 0 (off) or more, got {self.appearance_frames}")
         if self.aligned_size < 16:
             raise ValueError(f"temporal.aligned_size: expected >= 16, got {self.aligned_size}")

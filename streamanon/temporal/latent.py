@@ -94,12 +94,27 @@ class TrackLatentSmoother(PerTrackState):
     noise, a fresh face) as motion grows, so fast changes are not held back.
     """
 
-    _STORES = ("_previous", "_landmarks")
+    _STORES = ("_previous", "_landmarks", "_appearance")
 
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, np.ndarray] = {}
         self._landmarks: dict[int, np.ndarray] = {}
+        self._appearance: dict[int, tuple[np.ndarray, int]] = {}  # running mean, frames in it
+
+    def appearance(self, track_id: int, condition: np.ndarray) -> np.ndarray:
+        """The track's running mean of a slow condition (the face's low-frequency colour) over
+        about ``appearance_frames`` frames, this frame's included; remembers it."""
+        frames = self.config.appearance_frames
+        kept = self._appearance.get(track_id)
+        if frames <= 1 or kept is None or kept[0].shape != condition.shape:
+            self._appearance[track_id] = (condition, 1)
+            return condition
+        mean, count = kept
+        count = min(count + 1, frames)
+        mean = (mean + (condition - mean) / count).astype(condition.dtype)
+        self._appearance[track_id] = (mean, count)
+        return mean
 
     def motion(self, track_id: int, aligned_landmarks: np.ndarray | None, size: float) -> np.ndarray | float:
         """:func:`aligned_motion_map` since this track's last call (a ``size`` x ``size`` map, or
@@ -173,6 +188,9 @@ class StagedGenerator(Protocol):
 
     def finish(self, prepared: Any, aligned: np.ndarray) -> list[FacePatch]: ...
 
+    # Optional: ``appearance_channels``, a slice of ``prepared.cond``'s channels that change
+    # slowly for one person (skin tone, light), averaged per track by the smoother.
+
 
 class LatentSmoothedGenerator:
     """Runs a :class:`StagedGenerator` with a :class:`TrackLatentSmoother` between its sampler
@@ -194,9 +212,12 @@ class LatentSmoothedGenerator:
         if getattr(prepared, "cond", None) is None:
             return g.finish(prepared, g.denoise(prepared))
         size = float(prepared.noise.shape[-1])
+        slow = getattr(g, "appearance_channels", None)  # conditions the smoother may average
         rows = []
         for row, i in enumerate(prepared.index):
             crop = prepared.crops[i]
+            if slow is not None:
+                prepared.cond[row, slow] = self.smoother.appearance(crop.track_id, prepared.cond[row, slow])
             lm = None if crop.landmarks is None else _apply(prepared.matrices[row], crop.landmarks[:, :2])
             motion = self.smoother.motion(crop.track_id, lm, size)
             start, t0 = self.smoother.warm_start(crop.track_id, prepared.noise[row], motion)

@@ -48,12 +48,11 @@ class MaskSmoother(PerTrackState):
 class ColourSmoother(PerTrackState):
     """Slow average of each track's mean face colour (RGB)."""
 
-    _STORES = ("_mean", "_cells")
+    _STORES = ("_mean",)
 
     def __init__(self, config: TemporalConfig) -> None:
         self.weight = config.colour_weight
         self._mean: dict[int, np.ndarray] = {}
-        self._cells: dict[int, np.ndarray] = {}
 
     def step(self, track_id: int, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """RGB shift (3,) that brings the face's mean colour (under ``mask``) to the average."""
@@ -66,11 +65,3 @@ class ColourSmoother(PerTrackState):
         smoothed = mean if previous is None else self.weight * previous + (1.0 - self.weight) * mean
         self._mean[track_id] = smoothed
         return (smoothed - mean).astype(np.float32)
-
-    def cells(self, track_id: int, cells: np.ndarray) -> np.ndarray:
-        """A generator's grid of mean colours (any shape), averaged over the track's frames."""
-        previous = self._cells.get(track_id)
-        out = cells if previous is None or previous.shape != cells.shape else \
-            (self.weight * previous + (1.0 - self.weight) * cells).astype(cells.dtype)
-        self._cells[track_id] = out
-        return out
