@@ -107,11 +107,12 @@ class AnonymizerConfig:
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
     dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
-    guard_redraws: int = 2
-    """Identity guard with the identity check: a face the check covers at 3 checks in a row is
-    drawn a new identity (12 more candidates, the farthest from the person as the check saw
-    them), at most this many times per person; 0: the cover stands. Each is one change of
-    face, where covering on blurred the face again at every failed stretch."""
+    guard_redraws: int = 0
+    """Identity guard with the identity check (opt-in): a face the check covers at 3 checks
+    in a row is drawn a new identity (12 more candidates, the farthest from the person as the
+    check saw them, taken only if ``verify_distance`` + 0.1 from every view), at most this
+    many tries per person; 0: the cover stands. Fewer covered faces, but on the talking clips
+    re-ID rose on two of four runs (MODEL_CARD.md), so covering stays the default."""
     verify_every: int = 4
     """Synthetic mode, identity check: dlib compares each drawn face with the person on its first
     drawn frame and then every this many frames (every frame while it is close); a face within
