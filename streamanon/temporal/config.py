@@ -62,14 +62,16 @@ class TemporalConfig:
     talking_vox), so the default is 1.0 and steadiness comes from the fixed noise and the
     blend after sampling."""
 
-    appearance_frames: int = 0
+    appearance_frames: int = 300
     """For generators conditioned on the face's low-frequency colour (synthetic mode): the
     generator sees the running mean of that condition over about this many frames of the
     track (equal weights from the track's birth until then) instead of each frame's own.
     Skin tone is the person's and changes slowly; read frame by frame it also carried the
-    shadow of an opening mouth or a turn, and the drawn identity drifted with it. The colour
-    match after drawing still follows each frame's light. Higher: a steadier identity, slower
-    to follow a real change of light in what is drawn. 0 or 1: each frame's own."""
+    shadow of an opening mouth or a turn, and the drawn identity drifted with it (and came
+    nearer the person: on talking_d3 the identity check covered fewer faces with the mean).
+    The colour match after drawing still follows each frame's light. Higher: a steadier
+    identity, slower to follow a real change of light in what is drawn. 0 or 1: each
+    frame's own."""
 
     # -- masks and colour --------------------------------------------------------------
     mask_weight: float = 0.6
