@@ -18,12 +18,14 @@ the original face only to move away from it; nothing of it reaches the generator
 also the eval's attacker: dlib figures measured with the guard on are optimistic; the eval's
 LBP attacker is the independent check (MODEL_CARD.md).
 
-A face the identity check keeps covering (``identity_check.STUCK_AFTER`` failed checks in a
-row) is drawn a new identity by ``redraw``: a fresh round of candidates, the one farthest from
-the person as the check saw them (this frame and any kept views), from the next frame on. One
-new identity is one visible change; covering on was a change at every failed stretch (each a
-blur, then the old face again), and the old face keeps coming back near the person. At most
-``redraws`` per identity (``anonymizer.guard_redraws``), then the check's cover stands.
+Opt-in (``anonymizer.guard_redraws``, default 0): a face the identity check keeps covering
+(``identity_check.STUCK_AFTER`` failed checks in a row) is drawn a new identity by ``redraw``:
+a fresh round of candidates, the one farthest from the person as the check saw them (this
+frame and the views it kept), from the next frame on, if it is far enough from all of them.
+One new identity is one visible change, where covering on blurs the face at every stretch the
+old face comes near; but on talking heads re-ID rose on two of four runs (the covers it
+removes were hiding faces an attacker matches; MODEL_CARD.md), so covering is the default.
+At most ``redraws`` tries per identity, then the check's cover stands.
 """
 
 from __future__ import annotations
