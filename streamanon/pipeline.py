@@ -116,8 +116,8 @@ class Anonymizer:
             with self.stats.clock("verify"):
                 patches, checked = self.check.verify(patches, crops)
             events += checked
-        # 11. A face that keeps failing the check gets a new identity (next frame), far from the person.
-        if self.check is not None and self.guard is not None:
+        # 11. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
+        if self.check is not None and self.guard is not None and self.guard.max_redraws:
             with self.stats.clock("verify"):
                 redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views, self.check.redraw_distance)
             for track_id in redrawn:

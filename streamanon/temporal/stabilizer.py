@@ -136,8 +136,7 @@ class TemporalRenderer:
         for patch, crop in zip(patches, crops):
             f = self._frames.get(crop.track_id)
             if id(patch) not in keep or f is None:
-                for part in (self.faces, self.colour, self.latents):
-                    part.reset([crop.track_id])
+                self.forget_faces([crop.track_id])
                 out.append(patch)
                 continue
             shape = patch.mask.shape
@@ -156,8 +155,8 @@ class TemporalRenderer:
         return out
 
     def forget_faces(self, track_ids: Sequence[int]) -> None:
-        """Start these tracks' face, colour and latent blending afresh (a new identity is drawn
-        for them: blending with the old one would carry it into the new)."""
+        """Start these tracks' face, colour and latent blending afresh (a cover, or a new
+        identity drawn for them: blending with the old one would carry it into the new)."""
         for part in (self.faces, self.colour, self.latents):
             part.reset(list(track_ids))
 
