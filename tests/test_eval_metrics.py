@@ -111,6 +111,16 @@ def test_head_pose_recovers_known_rotation(angles):
     assert (yaw, pitch, roll) == pytest.approx(angles, abs=1.0)
 
 
+def test_head_pose_does_not_flip_on_near_identical_points():
+    # dlib's six pose points on talking_d0 frames 25 and 30 (512 x 512): within 7 px of each
+    # other, yet the unguided solver put frame 30's head behind the camera, rolled 180 deg.
+    frame25 = np.array([[250, 308], [250, 440], [186, 248], [321, 247], [200, 356], [304, 352]], np.float64)
+    frame30 = np.array([[248, 308], [248, 437], [185, 249], [314, 248], [199, 357], [301, 352]], np.float64)
+    a, b = utility.head_pose(frame25, 512, 512), utility.head_pose(frame30, 512, 512)
+    assert abs(b[2]) < 10
+    assert max(utility.angle_difference(x, y) for x, y in zip(a, b)) < 5
+
+
 def test_angle_difference_wraps():
     assert utility.angle_difference(179, -179) == pytest.approx(2)
     assert utility.angle_difference(10, -20) == pytest.approx(30)

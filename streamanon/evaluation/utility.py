@@ -49,15 +49,29 @@ def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
     return float(yaw), float(pitch), float(roll)
 
 
+def frontal_guess(pts: np.ndarray, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start for the solver: a frontal head at the nose tip's place, as far away as the eye
+    corners' spacing says. Without a start, ``SOLVEPNP_ITERATIVE`` sometimes lands on the
+    mirror solution, the head behind the camera and rolled by 180 degrees (talking_d0 frames
+    30, 50 and 55: points within 3 px of frame 25's, roll -179 instead of -1)."""
+    f = camera[0, 0]
+    eyes = max(float(np.linalg.norm(pts[3] - pts[2])), 1.0)
+    z = f * float(MODEL_POINTS[3, 0] - MODEL_POINTS[2, 0]) / eyes
+    tvec = np.array([[(pts[0, 0] - camera[0, 2]) * z / f], [(pts[0, 1] - camera[1, 2]) * z / f], [z]])
+    return np.zeros((3, 1)), tvec
+
+
 def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float] | None:
     """(yaw, pitch, roll) in degrees from image points of the six ``POSE_LANDMARKS``
-    (or a full 68-point array)."""
+    (or a full 68-point array); None when the solver finds no head in front of the camera."""
     pts = np.asarray(points, dtype=np.float64)
     if len(pts) == 68:
         pts = pts[list(POSE_LANDMARKS)]
-    ok, rvec, _ = cv2.solvePnP(MODEL_POINTS, pts, camera_matrix(width, height), np.zeros(4),
-                               flags=cv2.SOLVEPNP_ITERATIVE)
-    if not ok:
+    camera = camera_matrix(width, height)
+    rvec, tvec = frontal_guess(pts, camera)
+    ok, rvec, tvec = cv2.solvePnP(MODEL_POINTS, pts, camera, np.zeros(4), rvec, tvec,
+                                  useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok or tvec[2, 0] <= 0:
         return None
     rotation, _ = cv2.Rodrigues(rvec)
     return euler_degrees(rotation)
