@@ -125,6 +125,10 @@ class AnonymizerConfig:
     earlier views of the person (embeddings from the track's earlier checks, in memory while
     the track lives), as a re-ID attacker holding many pictures would. 16 lowered re-ID on the
     talking clips but covered 5.5 times as many faces (MODEL_CARD.md). 0: this frame only."""
+    weights: str | None = None
+    """Synthetic mode: generator weights, a ``.safetensors`` file written by ``streamanon
+    train --package`` with its ``.json`` sidecar beside it (hash-checked at load; a relative
+    path is taken from the working directory). None: the model shipped in the package."""
     backend: Literal["auto", "torch", "onnx", "tensorrt"] = "auto"
     """Synthetic mode: ``auto`` is ONNX Runtime on CPU (30 % faster than torch there, same
     faces) and torch on CUDA (fp16; ONNX on CUDA needs onnxruntime-gpu)."""

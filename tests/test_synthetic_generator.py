@@ -126,3 +126,25 @@ def test_no_original_pixel_left_under_the_pipeline_mask_even_past_the_canonical_
     same = np.abs(patch.image.astype(int) - crop.image.astype(int)).sum(-1) <= 3
     assert not patch.fallback and patch.mask[core].min() >= 0.5
     assert same[core].mean() < 0.01
+
+
+def test_weights_from_the_config_are_loaded_and_hash_checked(tmp_path, capsys, face_clip):
+    from streamanon.cli import main
+    from streamanon.config import AnonymizerConfig
+    from streamanon.generators import create_generator
+
+    own = tmp_path / "trained.safetensors"
+    shutil.copy(load_weights().path, own)
+    shutil.copy(load_weights().path.with_suffix(".json"), own.with_suffix(".json"))
+    gen = create_generator(AnonymizerConfig(mode="synthetic", weights=str(own), guard_candidates=0, verify_every=0))
+    assert gen.weights.path == own
+    data = bytearray(own.read_bytes())
+    data[-10] ^= 0xFF
+    own.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError, match="hash mismatch"):
+        create_generator(AnonymizerConfig(mode="synthetic", weights=str(own)))
+    # The CLI names the file it could not find and fails before writing anything.
+    out = tmp_path / "out.mp4"
+    code = main(["run", str(face_clip), "-o", str(out), "--weights", str(tmp_path / "nope.safetensors"), "--quiet"])
+    assert code != 0 and not out.exists()
+    assert "nope.safetensors" in capsys.readouterr().err

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("auto", "torch", "onnx", "tensorrt"),
                    help="generator backend (synthetic mode; auto: onnx on CPU, torch on CUDA)")
     p.add_argument("--degree", type=float, help="anonymization degree (synthetic mode)")
+    p.add_argument("--weights", metavar="FILE.safetensors",
+                   help="synthetic mode: generator weights from 'streamanon train --package' (default: the packaged model)")
     p.add_argument("--salt", help="fix the identity salt (same salt: same synthetic identities)")
     p.add_argument("--fallback", choices=("auto", "solid", "blur"), help="fail-closed cover")
     p.add_argument("--codec", choices=("h264", "h265"), help="video codec of the output")
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def overrides_from_args(args: argparse.Namespace) -> dict:
     return {
         "anonymizer.mode": args.mode, "anonymizer.device": args.device, "anonymizer.backend": args.backend,
-        "anonymizer.degree": args.degree, "anonymizer.fallback": args.fallback, "identity.salt": args.salt,
+        "anonymizer.degree": args.degree, "anonymizer.weights": args.weights, "anonymizer.fallback": args.fallback, "identity.salt": args.salt,
         "encoder.codec": args.codec, "encoder.crf": args.crf, "encoder.preset": args.preset,
         "provenance.visible_label": args.label,
     }
