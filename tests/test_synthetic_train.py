@@ -66,3 +66,54 @@ def test_cosine_schedule_warms_up_then_falls_to_the_final_rate():
     assert rates[60] == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-6)  # half way
     assert learning_rate(tc, 110) == pytest.approx(5e-5)
     assert learning_rate(TrainConfig(lr=1e-3, warmup=10, steps=110), 100) == 1e-3  # constant
+
+
+@pytest.mark.skipif(not FACES.exists(), reason="needs ../shared/data/faces (UTKFace)")
+def test_adversarial_fine_tuning_keeps_its_discriminator_across_resumes(tmp_path):
+    import torch
+
+    from streamanon.cli import main
+
+    images = tmp_path / "faces"
+    images.mkdir()
+    for p in sorted(FACES.iterdir())[:24:2]:
+        shutil.copy(p, images / p.name)
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(f"""
+data: {{images: {images}, cache: {tmp_path / 'cache'}, holdout: 4}}
+model: {{resolution: 64, unshuffle: 2, grid: 6, block_out_channels: [16, 32], attention_levels: [1]}}
+train: {{out: {tmp_path / 'run'}, steps: 2, batch_size: 4, checkpoint_every: 1, sample_every: 5, log_every: 1,
+         threads: 1, adversarial_weight: 0.5}}
+""")
+    assert main(["train", "--config", str(cfg)]) == 0
+    first = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["discriminator"]["net"]
+    assert main(["train", "--config", str(cfg), "--steps", "3"]) == 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert all(r["adv_d"] > 0 and r["adv_scale"] > 0 for r in log)
+    later = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["discriminator"]["net"]
+    # The resumed run trained the saved discriminator on: one more step moved it a little.
+    moved = [float((later[k] - first[k]).abs().max()) for k in first if first[k].is_floating_point()]
+    assert 0 < max(moved) < 0.1
+
+
+def test_adversarial_balance_matches_the_gradient_sizes_at_the_last_layer():
+    import torch
+
+    from streamanon.synthetic.discriminator import balance, generator_loss, hinge_losses
+
+    layer = torch.nn.Linear(4, 4)
+    x = torch.randn(8, 4)
+    out = layer(x)
+    rec, adv = (out ** 2).mean(), 30.0 * out.sum()
+    scale = balance(rec, adv, layer.weight)
+    g_rec = torch.autograd.grad(rec, layer.weight, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(scale * adv, layer.weight)[0]
+    assert float(g_adv.norm()) == pytest.approx(float(g_rec.norm()), rel=1e-3)
+    # Patches outside the face (weight 0) count for nothing on either side of the game.
+    real, fake = torch.full((1, 1, 2, 2), 5.0), torch.full((1, 1, 2, 2), -5.0)
+    real[..., 0, 0], fake[..., 0, 0] = -3.0, 3.0
+    face = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])
+    assert float(hinge_losses(real, fake, face)) == 0.0
+    assert float(hinge_losses(real, fake, torch.ones_like(face))) == pytest.approx(8.0 / 4)
+    assert float(generator_loss(fake, face)) == pytest.approx(5.0)

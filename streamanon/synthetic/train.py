@@ -60,6 +60,12 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool = False
     """bf16 autocast on CUDA."""
+    adversarial_weight: float = 0.0
+    """0: mean squared error only. Above 0: also a patch discriminator's hinge loss on the
+    predicted face (composited into its surroundings), scaled to this share of the squared
+    error's gradient at the last layer (``discriminator.balance``). For fine-tuning a trained
+    model: the squared error alone predicts a soft average face."""
+    discriminator_lr: float = 2e-4
 
 
 def learning_rate(tc: TrainConfig, step: int) -> float:
@@ -150,6 +156,7 @@ def train(cfg: RunConfig) -> Path:
     model = FlowUNet(cfg.model).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    adversary = Adversary(cfg, device) if tc.adversarial_weight > 0 else None
     step, ckpt = 0, out / "checkpoint.pt"
     batches = FaceBatches(faces, train_idx, cfg.model.resolution, cfg.model.grid, mirror, tc.seed)
     gen = torch.Generator().manual_seed(tc.seed)
@@ -161,6 +168,8 @@ def train(cfg: RunConfig) -> Path:
         step = state["step"]
         batches.rng.bit_generator.state = state["data_rng"]
         gen.set_state(state["torch_rng"])
+        if adversary is not None:
+            adversary.load(state.get("discriminator"))
         log.info("resumed %s at step %d", ckpt, step)
     (out / "config.json").write_text(json.dumps({"model": cfg.model.to_dict(), "train": tc.__dict__,
                                                   "data": cfg.data.__dict__}, indent=2, default=list))
@@ -174,7 +183,8 @@ def train(cfg: RunConfig) -> Path:
         tmp = ckpt.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                     "step": step, "data_rng": batches.rng.bit_generator.state, "torch_rng": gen.get_state(),
-                    "model_config": cfg.model.to_dict(), "template": faces.template}, tmp)
+                    "model_config": cfg.model.to_dict(), "template": faces.template,
+                    **({"discriminator": adversary.state()} if adversary is not None else {})}, tmp)
         tmp.replace(ckpt)
 
     losses = []
@@ -195,8 +205,11 @@ def train(cfg: RunConfig) -> Path:
         target = x0 if cfg.model.prediction == "x0" else noise - x0
         weight = 1.0 + tc.mask_loss_weight * c[:, -1:]
         loss = ((pred.float() - target) ** 2 * weight).mean() / (1.0 + tc.mask_loss_weight * c[:, -1:].mean())
+        total = loss
+        if adversary is not None and cfg.model.prediction == "x0":
+            total = loss + adversary.generator_term(model, loss, pred.float(), x0, c)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
@@ -204,10 +217,13 @@ def train(cfg: RunConfig) -> Path:
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
+        if adversary is not None:
+            adversary.step(pred.detach().float(), x0, c)
         losses.append(loss.item())
         if step % tc.log_every == 0:
             rec = {"step": step, "loss": float(np.mean(losses)), "sec_per_step": time.time() - t_start,
-                   "lr": opt.param_groups[0]["lr"], "time": time.time()}
+                   "lr": opt.param_groups[0]["lr"], "time": time.time(),
+                   **(adversary.report() if adversary is not None else {})}
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             log.info("step %d loss %.4f (%.2f s/step)", step, rec["loss"], rec["sec_per_step"])
@@ -223,6 +239,68 @@ def train(cfg: RunConfig) -> Path:
             break
     logf.close()
     return out
+
+
+class Adversary:
+    """The discriminator side of ``train.adversarial_weight``: its network, optimizer and the
+    generator's extra loss. Real and drawn faces are both composited into the real
+    surroundings, so only the face and its seam are judged; patches count by their mask share."""
+
+    def __init__(self, cfg: RunConfig, device) -> None:
+        import torch
+
+        from .discriminator import PatchDiscriminator
+
+        self.weight, self.lr = cfg.train.adversarial_weight, cfg.train.discriminator_lr
+        self.net = PatchDiscriminator(cfg.model.cond_channels).to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.train.discriminator_lr, betas=(0.0, 0.99))
+        self.last: dict[str, float] = {}
+
+    def load(self, state: dict | None) -> None:
+        if state is None:
+            log.info("adversarial fine-tuning: new discriminator")
+            return
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["optimizer"])
+        for group in self.opt.param_groups:  # the config's rate, not the saved one
+            group["lr"] = self.lr
+
+    def state(self) -> dict:
+        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict()}
+
+    @staticmethod
+    def _composite(face, x0, c):
+        mask = c[:, -1:]
+        return face * mask + x0 * (1 - mask), mask
+
+    def _patch_weight(self, mask, scores):
+        import torch.nn.functional as F
+
+        return F.adaptive_avg_pool2d(mask, scores.shape[-2:])
+
+    def generator_term(self, model, reconstruction, pred, x0, c):
+        from .discriminator import balance, generator_loss
+
+        image, mask = self._composite(pred, x0, c)
+        scores = self.net(image, c)
+        adversarial = generator_loss(scores, self._patch_weight(mask, scores))
+        scale = balance(reconstruction, adversarial, model.unet.conv_out.weight)
+        self.last.update(adv_g=float(adversarial.item()), adv_scale=float(scale.item()))
+        return self.weight * scale * adversarial
+
+    def step(self, pred, x0, c) -> None:
+        from .discriminator import hinge_losses
+
+        fake, mask = self._composite(pred, x0, c)
+        real_scores, fake_scores = self.net(x0, c), self.net(fake, c)
+        loss = hinge_losses(real_scores, fake_scores, self._patch_weight(mask, real_scores))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.last["adv_d"] = float(loss.item())
+
+    def report(self) -> dict:
+        return dict(self.last)
 
 
 def package(cfg: RunConfig, dest: Path, info: dict | None = None) -> str:
