@@ -15,21 +15,28 @@ FACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces"
 pytestmark = pytest.mark.shared
 
 
-@pytest.mark.skipif(not FACES.exists(), reason="needs ../shared/data/faces (UTKFace)")
-def test_tiny_training_run_resumes_and_packages(tmp_path):
-    from streamanon.cli import main
-    from streamanon.synthetic.weights import load_weights
-
+def _tiny_config(tmp_path: Path, faces: int, sample_every: int, extra: str = "") -> Path:
+    """A 64 px, two-level model trained on every second one of the first ``2 * faces`` faces."""
     images = tmp_path / "faces"
     images.mkdir()
-    for p in sorted(FACES.iterdir())[:40:2]:
+    for p in sorted(FACES.iterdir())[:2 * faces:2]:
         shutil.copy(p, images / p.name)
     cfg = tmp_path / "train.yaml"
     cfg.write_text(f"""
 data: {{images: {images}, cache: {tmp_path / 'cache'}, holdout: 4}}
 model: {{resolution: 64, unshuffle: 2, grid: 6, block_out_channels: [16, 32], attention_levels: [1]}}
-train: {{out: {tmp_path / 'run'}, steps: 2, batch_size: 4, checkpoint_every: 1, sample_every: 2, log_every: 1, threads: 1}}
+train: {{out: {tmp_path / 'run'}, steps: 2, batch_size: 4, checkpoint_every: 1, sample_every: {sample_every},
+         log_every: 1, threads: 1, {extra}}}
 """)
+    return cfg
+
+
+@pytest.mark.skipif(not FACES.exists(), reason="needs ../shared/data/faces (UTKFace)")
+def test_tiny_training_run_resumes_and_packages(tmp_path):
+    from streamanon.cli import main
+    from streamanon.synthetic.weights import load_weights
+
+    cfg = _tiny_config(tmp_path, faces=20, sample_every=2)
     assert main(["train", "--config", str(cfg)]) == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]
@@ -74,17 +81,7 @@ def test_adversarial_fine_tuning_keeps_its_discriminator_across_resumes(tmp_path
 
     from streamanon.cli import main
 
-    images = tmp_path / "faces"
-    images.mkdir()
-    for p in sorted(FACES.iterdir())[:24:2]:
-        shutil.copy(p, images / p.name)
-    cfg = tmp_path / "train.yaml"
-    cfg.write_text(f"""
-data: {{images: {images}, cache: {tmp_path / 'cache'}, holdout: 4}}
-model: {{resolution: 64, unshuffle: 2, grid: 6, block_out_channels: [16, 32], attention_levels: [1]}}
-train: {{out: {tmp_path / 'run'}, steps: 2, batch_size: 4, checkpoint_every: 1, sample_every: 5, log_every: 1,
-         threads: 1, adversarial_weight: 0.5}}
-""")
+    cfg = _tiny_config(tmp_path, faces=12, sample_every=5, extra="adversarial_weight: 0.5")
     assert main(["train", "--config", str(cfg)]) == 0
     first = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["discriminator"]["net"]
     assert main(["train", "--config", str(cfg), "--steps", "3"]) == 0
