@@ -111,10 +111,12 @@ class Anonymizer:
         # 9. Blend each new face with its track's previous ones (steady face and skin tone).
         with self.stats.clock("temporal"):
             patches = self.steady.steady_faces(patches, crops)
-        # 10. Optional identity check: a drawn face a recogniser still matches gets the cover.
+        # 10. Optional identity check: a drawn face a recogniser still matches, as it would
+        #     leave (with every other patch of the frame on and around it), gets the cover.
         if self.check is not None:
             with self.stats.clock("verify"):
-                patches, checked = self.check.verify(patches, crops)
+                leaving = compose(frame.image, patches, drawn_cores=not self.covering)
+                patches, checked = self.check.verify(patches, crops, leaving)
             events += checked
         # 11. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
         if self.check is not None and self.guard is not None and self.guard.max_redraws:

@@ -110,6 +110,32 @@ def test_covers_pass_unchecked_and_settings_are_validated():
         IdentityCheck(script, min_distance=0.0)
 
 
+class Brightness:
+    """A recogniser that sees only how bright a face is (10 units from black to white)."""
+
+    def embed(self, image, rect, landmarks=None):
+        vec = np.zeros(128, np.float32)
+        vec[0] = image.mean() / 25.5
+        return vec
+
+
+def test_drawn_face_is_judged_as_the_frame_will_leave():
+    person = np.full((64, 64, 3), 100, np.uint8)
+    crop = dataclasses.replace(_crop(), image=person)
+    drawn = FacePatch(crop.track_id, crop.box, np.full_like(person, 155), crop.mask.copy())
+    # Over its own crop the drawn face is far from the person (0.84)...
+    check = IdentityCheck(Brightness(), every=1, min_distance=0.65)
+    (patch,), _ = check.verify([drawn], [crop])
+    assert not patch.fallback and check.distances[0] > 0.8
+    # ...but the frame as it would leave (another track's cover over the same place, say)
+    # shows the person's own brightness there: that is what gets judged, and covered.
+    frame = np.zeros((80, 80, 3), np.uint8)
+    frame[:64, :64] = 100
+    check = IdentityCheck(Brightness(), every=1, min_distance=0.65)
+    (patch,), (event,) = check.verify([drawn], [crop], leaving=frame)
+    assert patch.fallback and event.reason == "identity_check" and check.distances[0] < 0.01
+
+
 @pytest.mark.shared
 def test_real_face_left_as_it_was_is_covered_and_a_drawn_one_passes(talking_face):
     pytest.importorskip("dlib")

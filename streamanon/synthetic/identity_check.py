@@ -2,7 +2,7 @@
 the person it replaces; a face still within reach of the person gets the fail-closed cover.
 
     check = IdentityCheck(DlibFaceModel(), every=4, min_distance=0.62)
-    patches, events = check.verify(patches, crops)   # one stream, every frame, in order
+    patches, events = check.verify(patches, crops, leaving)   # one stream, every frame, in order
 
 Why: the generator sees no inner-face pixels, yet on real video a drawn face sometimes keeps
 enough of the person (outline, hair, a 3/4 view) for dlib to match it (MODEL_CARD.md: leak
@@ -103,9 +103,15 @@ class IdentityCheck:
         self.distances: dict[int, float] = {}
         """Last measured distance per track (for reports and tests)."""
 
-    def verify(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop]
-               ) -> tuple[list[FacePatch], list[FallbackEvent]]:
-        """``patches`` with drawn faces that fail (or failed and are not re-checked) covered."""
+    def verify(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop],
+               leaving: np.ndarray | None = None) -> tuple[list[FacePatch], list[FallbackEvent]]:
+        """``patches`` with drawn faces that fail (or failed and are not re-checked) covered.
+
+        ``leaving`` is the frame as it would leave with every patch composed: each drawn face
+        is judged there, with whatever the other patches put on and around it (a cover of
+        another track over its hair changes what a recogniser sees: music_video_720p frame
+        30, drawn over the original 0.62 or more from the singer, 0.59 inside the grey discs
+        of the close-up's coasting tracks). None: each patch blended over its own crop."""
         out: list[FacePatch] = []
         events: list[FallbackEvent] = []
         drawn = set()
@@ -115,7 +121,7 @@ class IdentityCheck:
                 continue
             track = crop.track_id
             drawn.add(track)
-            reason = self._judge(track, crop, patch)
+            reason = self._judge(track, crop, patch, leaving)
             if reason is None:
                 out.append(patch)
             else:
@@ -150,13 +156,13 @@ class IdentityCheck:
         self._strikes.pop(track, None)
         self._due[track] = 0
 
-    def _judge(self, track: int, crop: FaceCrop, patch: FacePatch) -> str | None:
+    def _judge(self, track: int, crop: FaceCrop, patch: FacePatch, leaving: np.ndarray | None) -> str | None:
         due = self._due.get(track, 0)
         if due > 0:  # passed its last check with room to spare
             self._due[track] = due - 1
             return None
         try:
-            distance = self._distance(track, crop, patch)
+            distance = self._distance(track, crop, patch, leaving)
         except Exception as exc:  # a check that cannot run must not let the face through
             log.warning("identity check failed for track %d: %s", track, exc)
             self._due[track], self.distances[track] = 0, float("nan")
@@ -174,10 +180,14 @@ class IdentityCheck:
         self._strikes.pop(track, None)
         return None
 
-    def _distance(self, track: int, crop: FaceCrop, patch: FacePatch) -> float:
+    def _distance(self, track: int, crop: FaceCrop, patch: FacePatch, leaving: np.ndarray | None) -> float:
         """Nearest distance of the drawn face to the person, this frame or a kept view."""
         person = self._person[track] = self.embedder.embed(crop.image, face_rect(crop))
-        drawn = drawn_embedding(self.embedder, crop, patch)
+        if leaving is None:
+            drawn = drawn_embedding(self.embedder, crop, patch)
+        else:
+            x0, y0, x1, y1 = crop.box
+            drawn = self.embedder.embed(np.ascontiguousarray(leaving[y0:y1, x0:x1]), face_rect(crop))
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views[-self.max_views:]]) \
             if self.max_views else float(np.linalg.norm(drawn - person))
