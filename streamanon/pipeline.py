@@ -125,9 +125,10 @@ class Anonymizer:
             for track_id in redrawn:
                 self.check.forgive(track_id)
             self.steady.forget_faces(redrawn)
-        # 12. Blend the patches back into the frame.
+        # 12. Blend the patches back into the frame (the check's frame, if it covered nothing).
         with self.stats.clock("compose"):
-            image = compose(frame.image, patches, drawn_cores=not self.covering)
+            image = leaving if self.check is not None and not checked else \
+                compose(frame.image, patches, drawn_cores=not self.covering)
         # 13. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label

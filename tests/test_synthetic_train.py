@@ -94,6 +94,17 @@ def test_adversarial_fine_tuning_keeps_its_discriminator_across_resumes(tmp_path
     assert 0 < max(moved) < 0.1
 
 
+def test_adversarial_fine_tuning_needs_a_face_predicting_model(tmp_path):
+    from streamanon.errors import ConfigError
+    from streamanon.synthetic.train import load_run_config, train
+
+    cfg = tmp_path / "velocity.yaml"
+    cfg.write_text(f"model: {{prediction: velocity}}\ntrain: {{out: {tmp_path / 'run'}, adversarial_weight: 1.0}}\n")
+    with pytest.raises(ConfigError, match="prediction: x0"):
+        train(load_run_config(cfg))
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_adversarial_balance_matches_the_gradient_sizes_at_the_last_layer():
     import torch
 

@@ -66,6 +66,7 @@ class TrainConfig:
     error's gradient at the last layer (``discriminator.balance``). For fine-tuning a trained
     model: the squared error alone predicts a soft average face."""
     discriminator_lr: float = 2e-4
+    """Adam learning rate of the discriminator (``adversarial_weight`` above 0 only)."""
 
 
 def learning_rate(tc: TrainConfig, step: int) -> float:
@@ -147,6 +148,9 @@ def train(cfg: RunConfig) -> Path:
     from .model import FlowUNet, count_parameters
 
     tc = cfg.train
+    if tc.adversarial_weight > 0 and cfg.model.prediction != "x0":
+        raise ConfigError(f"train.adversarial_weight needs model.prediction: x0 (the discriminator "
+                          f"judges the predicted face), got {cfg.model.prediction!r}")
     torch.set_num_threads(tc.threads)
     device = torch.device(tc.device)
     out = Path(tc.out)
@@ -206,7 +210,7 @@ def train(cfg: RunConfig) -> Path:
         weight = 1.0 + tc.mask_loss_weight * c[:, -1:]
         loss = ((pred.float() - target) ** 2 * weight).mean() / (1.0 + tc.mask_loss_weight * c[:, -1:].mean())
         total = loss
-        if adversary is not None and cfg.model.prediction == "x0":
+        if adversary is not None:
             total = loss + adversary.generator_term(model, loss, pred.float(), x0, c)
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -282,7 +286,9 @@ class Adversary:
         from .discriminator import balance, generator_loss
 
         image, mask = self._composite(pred, x0, c)
+        self.net.requires_grad_(False)  # the generator's step moves the generator only
         scores = self.net(image, c)
+        self.net.requires_grad_(True)
         adversarial = generator_loss(scores, self._patch_weight(mask, scores))
         scale = balance(reconstruction, adversarial, model.unet.conv_out.weight)
         self.last.update(adv_g=float(adversarial.item()), adv_scale=float(scale.item()))
