@@ -59,7 +59,7 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
 class IdentityGuard:
     """One per stream: the chosen seed of every identity it has drawn."""
 
-    def __init__(self, generator, embedder: Embedder, candidates: int = 6, redraws: int = 2) -> None:
+    def __init__(self, generator, embedder: Embedder, candidates: int = 6, redraws: int = 0) -> None:
         if candidates < 2:
             raise ConfigError(f"anonymizer.guard_candidates: expected 0 (off) or at least 2, got {candidates}")
         if redraws < 0:
@@ -143,7 +143,7 @@ class IdentityGuard:
         return seeds[best], distances[best]
 
 
-def create_identity_guard(generator, candidates: int, redraws: int = 2) -> IdentityGuard | None:
+def create_identity_guard(generator, candidates: int, redraws: int = 0) -> IdentityGuard | None:
     """The guard for ``anonymizer.guard_candidates`` (0: none). Needs dlib (synthetic extra)."""
     if candidates == 0:
         return None
