@@ -15,12 +15,13 @@ from streamanon.types import FaceCrop, FacePatch
 
 
 def _crop(track_id: int = 0) -> FaceCrop:
+    """A 200 px face (large: no small-face rules) of random pixels."""
     rng = np.random.default_rng(track_id)
-    image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    mask = np.zeros((64, 64), np.float32)
-    mask[12:52, 12:52] = 1.0
-    lm = np.array([[12, 12], [52, 52], [30, 40]], np.float32)
-    return FaceCrop(track_id=track_id, box=(0, 0, 64, 64), image=image, mask=mask, seed=7, landmarks=lm)
+    image = rng.integers(0, 255, (240, 240, 3), dtype=np.uint8)
+    mask = np.zeros((240, 240), np.float32)
+    mask[20:220, 20:220] = 1.0
+    lm = np.array([[20, 20], [220, 220], [120, 150]], np.float32)
+    return FaceCrop(track_id=track_id, box=(0, 0, 240, 240), image=image, mask=mask, seed=7, landmarks=lm)
 
 
 def _drawn(crop: FaceCrop) -> FacePatch:
@@ -120,7 +121,7 @@ class Brightness:
 
 
 def test_drawn_face_is_judged_as_the_frame_will_leave():
-    person = np.full((64, 64, 3), 100, np.uint8)
+    person = np.full((240, 240, 3), 100, np.uint8)
     crop = dataclasses.replace(_crop(), image=person)
     drawn = FacePatch(crop.track_id, crop.box, np.full_like(person, 155), crop.mask.copy())
     # Over its own crop the drawn face is far from the person (0.84)...
@@ -129,8 +130,8 @@ def test_drawn_face_is_judged_as_the_frame_will_leave():
     assert not patch.fallback and check.distances[0] > 0.8
     # ...but the frame as it would leave (another track's cover over the same place, say)
     # shows the person's own brightness there: that is what gets judged, and covered.
-    frame = np.zeros((80, 80, 3), np.uint8)
-    frame[:64, :64] = 100
+    frame = np.zeros((260, 260, 3), np.uint8)
+    frame[:240, :240] = 100
     check = IdentityCheck(Brightness(), every=1, min_distance=0.65)
     (patch,), (event,) = check.verify([drawn], [crop], leaving=frame)
     assert patch.fallback and event.reason == "identity_check" and check.distances[0] < 0.01
@@ -251,3 +252,108 @@ def test_drawn_face_is_checked_against_earlier_views_of_the_person(views, covere
     assert results[2:] == [covered, covered]
     with pytest.raises(ConfigError, match="verify_views"):
         IdentityCheck(Views(), views=-1)
+
+
+class BoxDependent:
+    """A recogniser whose distance between person and drawn face depends on the box, as dlib's
+    does on small faces: ``at_mesh`` at the mesh's bounds, ``elsewhere`` at any other box."""
+
+    def __init__(self, person: np.ndarray, at_mesh: float, elsewhere: float) -> None:
+        self.person, self.at_mesh, self.elsewhere, self.calls = person, at_mesh, elsewhere, 0
+
+    def embed(self, image, rect, landmarks=None):
+        self.calls += 1
+        vec = np.zeros(128, np.float32)
+        if not np.array_equal(image, self.person):
+            vec[0] = self.at_mesh if rect == self.mesh_rect else self.elsewhere
+        return vec
+
+
+def _meshed_crop(width: float) -> FaceCrop:
+    """A crop with a 478-point mesh spread over a face ``width`` pixels wide."""
+    rng = np.random.default_rng(3)
+    side = int(width) + 40
+    lm = (20 + rng.random((478, 2)) * width).astype(np.float32)
+    image = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+    mask = np.zeros((side, side), np.float32)
+    mask[20:-20, 20:-20] = 1.0
+    return FaceCrop(track_id=0, box=(0, 0, side, side), image=image, mask=mask, seed=7, landmarks=lm)
+
+
+@pytest.mark.parametrize("width, at_mesh, covered, calls, judged", [
+    (90, 0.68, True, 6, 0.55),    # small, passing by little: measured at the other boxes too, 0.55 there
+    (90, 0.80, False, 2, 0.80),   # small but clear of the band: one box
+    (90, 0.60, True, 2, 0.60),    # small and failing already: other boxes could only lower it
+    (240, 0.68, False, 2, 0.68),  # large: the box hardly matters, one box
+])
+def test_small_face_near_the_limit_is_judged_at_the_nearest_detector_box(width, at_mesh, covered, calls, judged):
+    from streamanon.synthetic.identity_check import attacker_rects, face_rect
+
+    crop = _meshed_crop(width)
+    model = BoxDependent(crop.image, at_mesh, 0.55)
+    model.mesh_rect = face_rect(crop)
+    check = IdentityCheck(model, every=4, min_distance=0.62)
+    (patch,), events = check.verify([_drawn(crop)], [crop])
+    assert (patch.fallback, model.calls) == (covered, calls)
+    small = IdentityCheck(BoxDependent(crop.image, 0.64, 0.64), every=4, min_distance=0.62)
+    small.embedder.mesh_rect = model.mesh_rect
+    assert small.verify([_drawn(crop)], [crop])[0][0].fallback == (width < 160)  # 0.64: small faces need 0.66
+    assert check.distances[0] == pytest.approx(judged)
+    rects = attacker_rects(crop)
+    assert len(rects) == 2 and all(r != model.mesh_rect for r in rects)
+    assert all(abs((r[2] - r[0]) - (r[3] - r[1])) < 1e-6 for r in rects)  # squares
+    assert attacker_rects(_crop()) == []  # no full mesh: no other boxes
+
+
+@pytest.mark.parametrize("width, checked_again", [(90, True), (240, False)])
+def test_small_face_passing_near_the_limit_is_checked_again_next_frame(width, checked_again):
+    """0.70 passes a 0.62 limit; on a small face (noisier distances) it is still close enough
+    to be checked on the next drawn frame, on a large one the face waits for its turn."""
+    from streamanon.synthetic.identity_check import face_rect
+
+    crop = _meshed_crop(width)
+    model = BoxDependent(crop.image, 0.70, 0.70)
+    model.mesh_rect = face_rect(crop)
+    check = IdentityCheck(model, every=4, min_distance=0.62)
+    first = check.verify([_drawn(crop)], [crop])[0][0]
+    calls = model.calls
+    second = check.verify([_drawn(crop)], [crop])[0][0]
+    assert not first.fallback and not second.fallback
+    assert (model.calls > calls) == checked_again
+
+
+@pytest.mark.shared
+def test_on_a_real_small_face_the_check_takes_the_nearest_box(talking_face):
+    """talking_d0's face shrunk to about 90 px, drawn by the shipped model: near the limit,
+    the distance the check judges is dlib's nearest over every pairing of the mesh box and
+    the detector boxes."""
+    pytest.importorskip("dlib")
+    pytest.importorskip("torch")
+    import cv2
+
+    from streamanon.config import AnonymizerConfig
+    from streamanon.evaluation.faces import DlibFaceModel
+    from streamanon.synthetic import create_synthetic_generator
+    from streamanon.synthetic.identity_check import SMALL_FACE_MARGIN, attacker_rects, face_rect
+
+    _, crop = talking_face
+    k = 90.0 / float(np.ptp(crop.landmarks[:, 0]))
+    h, w = crop.image.shape[:2]
+    size = (round(w * k), round(h * k))
+    small = dataclasses.replace(
+        crop, box=(0, 0, size[0], size[1]), image=cv2.resize(crop.image, size, interpolation=cv2.INTER_AREA),
+        mask=cv2.resize(crop.mask, size, interpolation=cv2.INTER_AREA), landmarks=crop.landmarks * k)
+    generator = create_synthetic_generator(AnonymizerConfig(mode="synthetic", backend="torch"))
+    (drawn,) = generator.generate([small])
+    model = DlibFaceModel()
+    out = np.ascontiguousarray((drawn.image * drawn.mask[..., None] +
+                                small.image * (1 - drawn.mask[..., None])).round().astype(np.uint8))
+    rects = [face_rect(small), *attacker_rects(small)]
+    people = [model.embed(small.image, r) for r in rects]
+    faces = [model.embed(out, r) for r in rects]
+    at_mesh = float(np.linalg.norm(faces[0] - people[0]))
+    # a limit the face passes at the mesh box by 0.05: within the band, so every box counts
+    check = IdentityCheck(model, every=4, min_distance=at_mesh - 0.05 - SMALL_FACE_MARGIN)
+    check.verify([drawn], [small])
+    nearest = min(float(np.linalg.norm(f - q)) for f in faces for q in people)
+    assert len(rects) == 3 and check.distances[0] == pytest.approx(nearest, abs=1e-5), (at_mesh, nearest)
