@@ -295,9 +295,9 @@ def test_small_face_near_the_limit_is_judged_at_the_nearest_detector_box(width, 
     check = IdentityCheck(model, every=4, min_distance=0.62)
     (patch,), events = check.verify([_drawn(crop)], [crop])
     assert (patch.fallback, model.calls) == (covered, calls)
-    small = IdentityCheck(BoxDependent(crop.image, 0.64, 0.64), every=4, min_distance=0.62)
-    small.embedder.mesh_rect = model.mesh_rect
-    assert small.verify([_drawn(crop)], [crop])[0][0].fallback == (width < 160)  # 0.64: small faces need 0.66
+    strict = IdentityCheck(BoxDependent(crop.image, 0.63, 0.63), every=4, min_distance=0.62)
+    strict.embedder.mesh_rect = model.mesh_rect
+    assert strict.verify([_drawn(crop)], [crop])[0][0].fallback == (width < 160)  # 0.63: small faces need 0.64
     assert check.distances[0] == pytest.approx(judged)
     rects = attacker_rects(crop)
     assert len(rects) == 2 and all(r != model.mesh_rect for r in rects)
