@@ -13,8 +13,9 @@ Cost: two dlib embeddings per checked face (about 85 ms each on 2 CPU cores), si
 small face passing near the limit (``SMALL_FACE_PX``: small faces are judged more strictly).
 A face is checked on its first drawn frame and then every ``every`` frames; a face whose
 distance came within ``RECHECK_BAND`` of the limit (a failed one too) is checked again on its
-next drawn frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND`` (hysteresis:
-a face hovering at the limit would otherwise flip between drawn and covered every frame).
+next drawn frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND``
+(hysteresis: a face hovering at the limit would otherwise flip between drawn and covered
+every frame).
 dlib is also the eval's attacker, so dlib leak figures with the check on are optimistic by
 construction (MODEL_CARD.md).
 
@@ -94,6 +95,10 @@ def face_rect(crop: FaceCrop) -> tuple[float, float, float, float]:
     return float(lm[:, 0].min()), float(lm[:, 1].min()), float(lm[:, 0].max()), float(lm[:, 1].max())
 
 
+INNER_FACE = (33, 263, 70, 300, 1, 61, 291, 152)
+"""Mesh points of the eye corners, brows, nose tip, mouth corners and chin."""
+
+
 def attacker_rects(crop: FaceCrop) -> list[tuple[float, float, float, float]]:
     """Boxes a face detector might put round this face besides the mesh's bounds (crop
     coordinates; empty without a full 478-point mesh): a square 1.2 x the mesh width, raised
@@ -106,10 +111,6 @@ def attacker_rects(crop: FaceCrop) -> list[tuple[float, float, float, float]]:
     inner = lm[list(INNER_FACE), :2].astype(np.float64)
     return [_square((x0 + x1) / 2, (y0 + y1) / 2 - 0.03 * (y1 - y0), 1.2 * (x1 - x0)),
             _square(*inner.mean(0), 1.1 * float(np.ptp(inner, axis=0).max()))]
-
-
-INNER_FACE = (33, 263, 70, 300, 1, 61, 291, 152)
-"""Mesh points of the eye corners, brows, nose tip, mouth corners and chin."""
 
 
 def _square(cx: float, cy: float, side: float) -> tuple[float, float, float, float]:
