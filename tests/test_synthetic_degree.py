@@ -50,3 +50,72 @@ def test_seed_picks_a_different_random_identity(shape):
     a = shape.anonymize(lm, 1.0, seed=1)
     assert np.allclose(a, shape.anonymize(lm, 1.0, seed=1))
     assert np.abs(a - shape.anonymize(lm, 1.0, seed=2)).mean() > 0.1
+
+
+def test_track_identity_equal_to_the_frames_own_changes_nothing(shape):
+    lm = _face(shape, 4)
+    own = shape.identity_of(lm)
+    for alpha in (0.5, 1.0, 2.0):
+        np.testing.assert_allclose(shape.anonymize(lm, alpha, seed=5, identity_track=own),
+                                   shape.anonymize(lm, alpha, seed=5), atol=1e-4)
+    with pytest.raises(ValueError, match="identity_track: expected shape"):
+        shape.anonymize(lm, 2.0, seed=5, identity_track=own[:3])
+
+
+@pytest.fixture(scope="module")
+def talking_meshes():
+    """The meshes of talking_d3 (real, speaking and turning), every 4th of its first 160 frames."""
+    pytest.importorskip("mediapipe")
+    import av
+
+    from conftest import shared_video
+    from streamanon.config import DetectorConfig
+    from streamanon.detect import FaceDetector
+
+    detector, meshes = FaceDetector(DetectorConfig()), []
+    with av.open(str(shared_video("talking_d3.mp4"))) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i >= 160:
+                break
+            if i % 4 == 0:
+                found = [d for d in detector.detect(frame.to_ndarray(format="rgb24")) if d.landmarks is not None]
+                meshes.append(max(found, key=lambda d: d.size).landmarks[:, :2].astype(np.float32))
+    return meshes
+
+
+def test_track_mean_identity_keeps_the_drawn_shape_steady_on_real_video(shape, talking_meshes):
+    """One frame's identity reading moves with the head and mouth; mirrored frame by frame
+    (alpha 2) that movement came back in the drawn shape. Moved by the track's mean, the drawn
+    identity shape stays put, as far from the person, with the mouth and eyes kept."""
+    own = np.stack([shape.identity_of(m) for m in talking_meshes])
+    mean = own.mean(0)
+    drawn = {}
+    for mode, track in (("frame", None), ("track", mean)):
+        out = [shape.anonymize(m, 2.0, seed=11, identity_track=track) for m in talking_meshes]
+        drawn[mode] = out
+        ids = np.stack([shape.identity_of(o) for o in out]) / shape.sigma
+        drawn[mode + "_std"] = float(ids.std(0).mean())
+        drawn[mode + "_far"] = float(np.linalg.norm(ids - mean / shape.sigma, axis=1).mean())
+    assert (own / shape.sigma).std(0).mean() > 0.3  # the reading does move on this clip
+    assert drawn["track_std"] < 0.6 * drawn["frame_std"], drawn
+    assert drawn["track_far"] > 0.85 * drawn["frame_far"], drawn
+    for measure in (mouth_openness, eye_openness):
+        before = [measure(m) for m in talking_meshes]
+        after = [measure(o) for o in drawn["track"]]
+        assert np.corrcoef(before, after)[0, 1] > 0.97
+
+
+def test_mouth_gain_opens_the_mouth_further_and_keeps_a_closed_one_closed(shape, talking_meshes):
+    opens = np.array([mouth_openness(m) for m in talking_meshes])
+    assert opens.max() > 0.2 and opens.min() < 0.02  # this clip opens wide and closes
+    for m, before in zip(talking_meshes, opens):
+        plain = shape.anonymize(m, 2.0, seed=3)
+        wider = shape.anonymize(m, 2.0, seed=3, mouth_gain=1.6)
+        assert mouth_openness(plain) == pytest.approx(before, abs=0.02 + 0.1 * before)
+        assert mouth_openness(wider) == pytest.approx(1.6 * mouth_openness(plain), abs=0.02 + 0.15 * before)
+        assert eye_openness(wider) == pytest.approx(eye_openness(plain), abs=0.02)
+        # only the lower lip and jaw move: the brows, eyes and nose stay where they were
+        for point in (1, 33, 105, 133, 263, 334):
+            assert np.linalg.norm(wider[point] - plain[point]) < 0.01 * np.ptp(plain[:, 0])
+    lm = _face(shape, 6)
+    assert np.allclose(shape.anonymize(lm, 0.0, seed=1, seed_scale=0.0, mouth_gain=1.0), lm, atol=1e-4)

@@ -13,6 +13,16 @@ the top principal components of what the regression leaves. With degree ``alpha`
 so ``alpha = 0`` keeps the geometry, ``alpha = 1`` reaches the population mean identity
 (plus a seeded random one), ``alpha = 2`` goes as far past the mean as the original was
 before it. Iris points are re-placed in each eye's frame afterwards, so gaze is kept.
+
+On video the identity measured on one frame moves with the head and the mouth (what the
+linear pose/expression model misses, and mesh noise). Mirrored frame by frame, that movement
+would come back doubled and reversed in the drawn shape. Given the track's running mean
+``identity_track`` of the identity, the part beyond the mean is taken from it instead:
+
+    shape' = shape - min(alpha, 1) * identity - max(alpha - 1, 0) * identity_track + ...
+
+so the drawn face's identity shape is the same in every frame (what moves is removed, not
+mirrored); with ``identity_track = identity`` this is the formula above.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from . import align
 from . import mesh_topology as topo
 
 _EYES = ((33, 133, topo.RIGHT_IRIS, 468), (362, 263, topo.LEFT_IRIS, 473))
+MOUTH_OPEN = 6
+"""Index of the mouth opening (inner-lip gap over face width) in :func:`pose_expression_features`."""
 
 
 def pose_expression_features(unit: np.ndarray) -> np.ndarray:
@@ -102,19 +114,40 @@ class ShapeModel:
         d = unit.reshape(-1) - self.mean - f @ self.nuisance
         return self.basis @ d
 
-    def anonymize(self, landmarks: np.ndarray, alpha: float, seed: int, seed_scale: float = 0.5) -> np.ndarray:
-        """Canonical-frame mesh with identity shape moved by degree ``alpha`` (see module doc)."""
-        if alpha == 0.0 and seed_scale == 0.0:
+    def identity_of(self, landmarks: np.ndarray) -> np.ndarray:
+        """(K,) identity coordinates of a mesh in any frame (it is normalised first)."""
+        return self.identity_coefficients(normalise(landmarks.astype(np.float64), self.template))
+
+    def anonymize(self, landmarks: np.ndarray, alpha: float, seed: int, seed_scale: float = 0.5,
+                  identity_track: np.ndarray | None = None, mouth_gain: float = 1.0) -> np.ndarray:
+        """Canonical-frame mesh with identity shape moved by degree ``alpha`` (see module doc);
+        ``identity_track``: the track's mean identity (:meth:`identity_of`), None: this frame's;
+        ``mouth_gain``: the mouth opened this many times as far (see :meth:`open_mouth`)."""
+        if alpha == 0.0 and seed_scale == 0.0 and mouth_gain == 1.0:
             return landmarks.astype(np.float32)
         lm = landmarks[:, :2].astype(np.float64)
         m = align.umeyama(lm, self.template)
         unit = align.apply(m, lm).astype(np.float64)
         c = self.identity_coefficients(unit)
+        if identity_track is not None and np.shape(identity_track) != c.shape:
+            raise ValueError(f"identity_track: expected shape {c.shape}, got {np.shape(identity_track)}")
+        beyond = c if identity_track is None else np.asarray(identity_track, np.float64)
         rng = np.random.Generator(np.random.PCG64((int(seed) ^ 0x5EED5) & 0xFFFFFFFFFFFFFFFF))
-        target = -alpha * c + min(alpha, 1.0) * seed_scale * self.sigma * rng.standard_normal(len(c))
-        moved = unit + (target @ self.basis).reshape(-1, 2)
+        target = (-min(alpha, 1.0) * c - max(alpha - 1.0, 0.0) * beyond
+                  + min(alpha, 1.0) * seed_scale * self.sigma * rng.standard_normal(len(c)))
+        moved = self.open_mouth(unit + (target @ self.basis).reshape(-1, 2), unit, mouth_gain)
         moved = _keep_gaze(unit, moved)
         return align.apply(align.invert(m), moved.astype(np.float32))
+
+    def open_mouth(self, unit: np.ndarray, original: np.ndarray, gain: float) -> np.ndarray:
+        """``unit`` with the mouth opened ``gain`` times as far as in ``original`` (both
+        normalised meshes), along the shape model's own mouth-opening direction (lower lip and
+        jaw as the training faces move them): a closed mouth stays closed."""
+        if gain == 1.0:
+            return unit
+        opening = pose_expression_features(original)[MOUTH_OPEN]
+        direction = self.nuisance[MOUTH_OPEN].astype(np.float64).reshape(-1, 2)
+        return unit + (gain - 1.0) * opening * direction
 
 
 def normalise(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -103,8 +103,10 @@ class SyntheticFaceGenerator:
     """The low-frequency colour conditions: a temporal smoother may average them per track."""
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
-                 fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf")) -> None:
+                 fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf"),
+                 mouth_gain: float = 1.0) -> None:
         self.weights, self.backend, self.degree, self.config = weights, backend, float(degree), config
+        self.mouth_gain = float(mouth_gain)
         self.min_face_px, self.max_yaw = float(min_face_px), float(max_yaw)
         self.res = weights.model.resolution
         self.grid = weights.model.grid
@@ -118,8 +120,18 @@ class SyntheticFaceGenerator:
         """Why this face should get the cover rather than a drawn face (see ``domain``)."""
         return refusal(crop.landmarks, self.min_face_px, self.max_yaw, drawn_before)
 
+    def identity_shape(self, crop: FaceCrop) -> np.ndarray | None:
+        """The face's identity shape coordinates (what ``degree`` moves away from), for a
+        temporal smoother to average per track; None without a face mesh."""
+        if crop.landmarks is None or len(crop.landmarks) != 478:
+            return None
+        return self.weights.shape.identity_of(crop.landmarks[:, :2])
+
     # 1. Alignment and conditions -------------------------------------------------------------
-    def prepare(self, batch: Sequence[FaceCrop]) -> PreparedBatch:
+    def prepare(self, batch: Sequence[FaceCrop],
+                identity_tracks: Mapping[int, np.ndarray] | None = None) -> PreparedBatch:
+        """``identity_tracks``: per track id, the track's mean :meth:`identity_shape`; the drawn
+        shape is moved past the mean by it rather than by each frame's own (``degree`` doc)."""
         p = PreparedBatch(crops=batch)
         conds, seeds = [], []
         for i, crop in enumerate(batch):
@@ -127,7 +139,8 @@ class SyntheticFaceGenerator:
                 p.skipped[i] = "no 478-point face mesh"
                 continue
             try:
-                cond, m, mask, cells, skin = self._conditions(crop)
+                track_shape = None if identity_tracks is None else identity_tracks.get(crop.track_id)
+                cond, m, mask, cells, skin = self._conditions(crop, track_shape)
             except GeneratorError as exc:
                 p.skipped[i] = str(exc)
                 continue
@@ -143,14 +156,15 @@ class SyntheticFaceGenerator:
             p.noise = identity_noise(seeds, self.res)
         return p
 
-    def _conditions(self, crop: FaceCrop):
+    def _conditions(self, crop: FaceCrop, identity_track: np.ndarray | None = None):
         r = self.res
         lm_crop = crop.landmarks[:, :2].astype(np.float32)
         m = align.estimate(lm_crop, self.weights.shape.template, r)
         if not np.all(np.isfinite(m)):
             raise GeneratorError("alignment failed")
         lm = align.apply(m, lm_crop)
-        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale)
+        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale, identity_track,
+                                               self.mouth_gain)
         # The region to invent: original face, moved face and the pipeline's own mask, together.
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)

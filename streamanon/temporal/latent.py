@@ -26,6 +26,7 @@ import numpy as np
 from ..types import FaceCrop, FacePatch
 from .config import TemporalConfig
 from .pertrack import PerTrackState
+from .running import TrackRunningMean
 
 
 def blend_weight(max_weight: float, motion, scale: float):
@@ -94,27 +95,26 @@ class TrackLatentSmoother(PerTrackState):
     noise, a fresh face) as motion grows, so fast changes are not held back.
     """
 
-    _STORES = ("_previous", "_landmarks", "_appearance")
+    _STORES = ("_previous", "_landmarks")
 
     def __init__(self, config: TemporalConfig) -> None:
         self.config = config
         self._previous: dict[int, np.ndarray] = {}
         self._landmarks: dict[int, np.ndarray] = {}
-        self._appearance: dict[int, tuple[np.ndarray, int]] = {}  # running mean, frames in it
+        self._appearance = TrackRunningMean(config.appearance_frames)
+
+    def reset(self, track_ids: Sequence[int] | None = None) -> None:
+        super().reset(track_ids)
+        self._appearance.reset(track_ids)
+
+    def keep_only(self, track_ids: Sequence[int]) -> None:
+        super().keep_only(track_ids)
+        self._appearance.keep_only(track_ids)
 
     def appearance(self, track_id: int, condition: np.ndarray) -> np.ndarray:
         """The track's running mean of a slow condition (the face's low-frequency colour) over
         about ``appearance_frames`` frames, this frame's included; remembers it."""
-        frames = self.config.appearance_frames
-        kept = self._appearance.get(track_id)
-        if frames <= 1 or kept is None or kept[0].shape != condition.shape:
-            self._appearance[track_id] = (condition, 1)
-            return condition
-        mean, count = kept
-        count = min(count + 1, frames)
-        mean = (mean + (condition - mean) / count).astype(condition.dtype)
-        self._appearance[track_id] = (mean, count)
-        return mean
+        return self._appearance.update(track_id, condition)
 
     def motion(self, track_id: int, aligned_landmarks: np.ndarray | None, size: float) -> np.ndarray | float:
         """:func:`aligned_motion_map` since this track's last call (a ``size`` x ``size`` map, or
@@ -189,16 +189,20 @@ class StagedGenerator(Protocol):
     def finish(self, prepared: Any, aligned: np.ndarray) -> list[FacePatch]: ...
 
     # Optional: ``appearance_channels``, a slice of ``prepared.cond``'s channels that change
-    # slowly for one person (skin tone, light), averaged per track by the smoother.
+    # slowly for one person (skin tone, light), averaged per track by the smoother; and
+    # ``identity_shape(crop)`` with ``prepare(batch, identity_tracks)``: the person's shape
+    # coordinates, averaged per track and handed back to ``prepare`` by track id.
 
 
 class LatentSmoothedGenerator:
     """Runs a :class:`StagedGenerator` with a :class:`TrackLatentSmoother` between its sampler
     and its warp back: the smoother plays the scheduler's part, the generator the UNet's."""
 
-    def __init__(self, generator: StagedGenerator, smoother: TrackLatentSmoother) -> None:
+    def __init__(self, generator: StagedGenerator, smoother: TrackLatentSmoother,
+                 shapes: TrackRunningMean | None = None) -> None:
         self.generator = generator
         self.smoother = smoother
+        self.shapes = shapes
         self.name = generator.name
 
     def refuses(self, crop: FaceCrop, drawn_before: bool = False) -> str | None:
@@ -208,7 +212,7 @@ class LatentSmoothedGenerator:
 
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         g = self.generator
-        prepared = g.prepare(batch)
+        prepared = self._prepare(batch)
         if getattr(prepared, "cond", None) is None:
             return g.finish(prepared, g.denoise(prepared))
         size = float(prepared.noise.shape[-1])
@@ -232,6 +236,20 @@ class LatentSmoothedGenerator:
         for k, (tid, motion, _, _) in enumerate(rows):
             aligned[k] = self.smoother.step(tid, aligned[k], motion)
         return g.finish(prepared, aligned)
+
+
+    def _prepare(self, batch: Sequence[FaceCrop]) -> Any:
+        """The generator's ``prepare``, given each live track's mean identity shape where the
+        generator reads one (``identity_shape``) and a shape mean is kept."""
+        measure = getattr(self.generator, "identity_shape", None)
+        if self.shapes is None or measure is None:
+            return self.generator.prepare(batch)
+        tracks = {}
+        for crop in batch:
+            shape = None if crop.coasting else measure(crop)
+            if shape is not None:
+                tracks[crop.track_id] = self.shapes.update(crop.track_id, shape)
+        return self.generator.prepare(batch, identity_tracks=tracks)
 
 
 def _apply(m: np.ndarray, points: np.ndarray) -> np.ndarray:

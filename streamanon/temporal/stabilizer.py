@@ -25,6 +25,7 @@ from .latent import (FaceBlender, LatentSmoothedGenerator, StagedGenerator, Trac
                      aligned_motion, usable_patches)
 from .masks import ColourSmoother, MaskSmoother, guard
 from .memory import IdentityMemory
+from .running import TrackRunningMean
 from .scenecut import SceneCutDetector
 
 COLOUR_WORK = 64
@@ -84,6 +85,7 @@ class TemporalRenderer:
         self.faces = FaceBlender(config)
         self.colour = ColourSmoother(config)
         self.latents = TrackLatentSmoother(config)
+        self.shapes = TrackRunningMean(config.identity_shape_frames)
         self.latent_smoothing = False
         self._frames: dict[int, _TrackFrame] = {}
 
@@ -94,7 +96,7 @@ class TemporalRenderer:
         if not self.enabled or self.cover or not isinstance(generator, StagedGenerator):
             return generator
         self.latent_smoothing = True
-        return LatentSmoothedGenerator(generator, self.latents)
+        return LatentSmoothedGenerator(generator, self.latents, self.shapes if self.shapes.frames > 1 else None)
 
     def steady_masks(self, crops: Sequence[FaceCrop], measured: Sequence[Track], cut: bool) -> list[FaceCrop]:
         """Crops whose masks follow their track's past masks, never below this frame's own."""
@@ -103,7 +105,7 @@ class TemporalRenderer:
         if cut:
             self._reset()
         alive = [c.track_id for c in crops]
-        for part in (self.masks, self.faces, self.colour, self.latents):
+        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes):
             part.keep_only(alive)
         self._frames = {k: v for k, v in self._frames.items() if k in set(alive)}
         by_id = {t.track_id: t for t in measured}
@@ -177,5 +179,5 @@ class TemporalRenderer:
 
     def _reset(self) -> None:
         self._frames.clear()
-        for part in (self.masks, self.faces, self.colour, self.latents):
+        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes):
             part.reset()
