@@ -98,10 +98,6 @@ class AnonymizerConfig:
     ``solid`` cover them. Live streams default to ``blur`` (LIVE_DEFAULTS)."""
     degree: float = 2.0
     """Anonymization degree (synthetic mode): 0 keeps face geometry, larger moves it further."""
-    mouth_gain: float = 1.0
-    """Synthetic mode: the face mesh the model draws from opens the mouth this many times as far
-    as the person does (a closed mouth stays closed). The model draws mouths less open than its
-    mesh asks for; above 1 the drawn mouth follows the person's further (MODEL_CARD.md)."""
     min_face_px: float = 96.0
     """Synthetic mode: faces whose mesh is smaller than this get the fail-closed cover instead
     (the model keeps too much of a small face's outline; MODEL_CARD.md)."""
@@ -148,10 +144,6 @@ class AnonymizerConfig:
     solid_color: tuple[int, int, int] = (0, 0, 0)
     timeout_ms: float = 0.0
     """Per-batch generator time limit; a slower batch is covered (0: no limit)."""
-
-    def __post_init__(self) -> None:
-        if not 0.5 <= self.mouth_gain <= 3.0:
-            raise ValueError(f"mouth_gain: expected 0.5 to 3, got {self.mouth_gain}")
 
 
 @dataclass(frozen=True)

@@ -104,18 +104,3 @@ def test_track_mean_identity_keeps_the_drawn_shape_steady_on_real_video(shape, t
         after = [measure(o) for o in drawn["track"]]
         assert np.corrcoef(before, after)[0, 1] > 0.97
 
-
-def test_mouth_gain_opens_the_mouth_further_and_keeps_a_closed_one_closed(shape, talking_meshes):
-    opens = np.array([mouth_openness(m) for m in talking_meshes])
-    assert opens.max() > 0.2 and opens.min() < 0.02  # this clip opens wide and closes
-    for m, before in zip(talking_meshes, opens):
-        plain = shape.anonymize(m, 2.0, seed=3)
-        wider = shape.anonymize(m, 2.0, seed=3, mouth_gain=1.6)
-        assert mouth_openness(plain) == pytest.approx(before, abs=0.02 + 0.1 * before)
-        assert mouth_openness(wider) == pytest.approx(1.6 * mouth_openness(plain), abs=0.02 + 0.15 * before)
-        assert eye_openness(wider) == pytest.approx(eye_openness(plain), abs=0.02)
-        # only the lower lip and jaw move: the brows, eyes and nose stay where they were
-        for point in (1, 33, 105, 133, 263, 334):
-            assert np.linalg.norm(wider[point] - plain[point]) < 0.01 * np.ptp(plain[:, 0])
-    lm = _face(shape, 6)
-    assert np.allclose(shape.anonymize(lm, 0.0, seed=1, seed_scale=0.0, mouth_gain=1.0), lm, atol=1e-4)

@@ -34,4 +34,4 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
                              max_batch=synthetic.max_batch)
     return SyntheticFaceGenerator(weights, backend, degree=config.degree, config=synthetic,
                                   fallback=fallback_kind(config), min_face_px=config.min_face_px,
-                                  max_yaw=config.max_yaw, mouth_gain=config.mouth_gain)
+                                  max_yaw=config.max_yaw)

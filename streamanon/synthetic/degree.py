@@ -35,8 +35,6 @@ from . import align
 from . import mesh_topology as topo
 
 _EYES = ((33, 133, topo.RIGHT_IRIS, 468), (362, 263, topo.LEFT_IRIS, 473))
-MOUTH_OPEN = 6
-"""Index of the mouth opening (inner-lip gap over face width) in :func:`pose_expression_features`."""
 
 
 def pose_expression_features(unit: np.ndarray) -> np.ndarray:
@@ -119,11 +117,10 @@ class ShapeModel:
         return self.identity_coefficients(normalise(landmarks.astype(np.float64), self.template))
 
     def anonymize(self, landmarks: np.ndarray, alpha: float, seed: int, seed_scale: float = 0.5,
-                  identity_track: np.ndarray | None = None, mouth_gain: float = 1.0) -> np.ndarray:
+                  identity_track: np.ndarray | None = None) -> np.ndarray:
         """Canonical-frame mesh with identity shape moved by degree ``alpha`` (see module doc);
-        ``identity_track``: the track's mean identity (:meth:`identity_of`), None: this frame's;
-        ``mouth_gain``: the mouth opened this many times as far (see :meth:`open_mouth`)."""
-        if alpha == 0.0 and seed_scale == 0.0 and mouth_gain == 1.0:
+        ``identity_track``: the track's mean identity (:meth:`identity_of`), None: this frame's."""
+        if alpha == 0.0 and seed_scale == 0.0:
             return landmarks.astype(np.float32)
         lm = landmarks[:, :2].astype(np.float64)
         m = align.umeyama(lm, self.template)
@@ -135,19 +132,9 @@ class ShapeModel:
         rng = np.random.Generator(np.random.PCG64((int(seed) ^ 0x5EED5) & 0xFFFFFFFFFFFFFFFF))
         target = (-min(alpha, 1.0) * c - max(alpha - 1.0, 0.0) * beyond
                   + min(alpha, 1.0) * seed_scale * self.sigma * rng.standard_normal(len(c)))
-        moved = self.open_mouth(unit + (target @ self.basis).reshape(-1, 2), unit, mouth_gain)
+        moved = unit + (target @ self.basis).reshape(-1, 2)
         moved = _keep_gaze(unit, moved)
         return align.apply(align.invert(m), moved.astype(np.float32))
-
-    def open_mouth(self, unit: np.ndarray, original: np.ndarray, gain: float) -> np.ndarray:
-        """``unit`` with the mouth opened ``gain`` times as far as in ``original`` (both
-        normalised meshes), along the shape model's own mouth-opening direction (lower lip and
-        jaw as the training faces move them): a closed mouth stays closed."""
-        if gain == 1.0:
-            return unit
-        opening = pose_expression_features(original)[MOUTH_OPEN]
-        direction = self.nuisance[MOUTH_OPEN].astype(np.float64).reshape(-1, 2)
-        return unit + (gain - 1.0) * opening * direction
 
 
 def normalise(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:

@@ -103,10 +103,8 @@ class SyntheticFaceGenerator:
     """The low-frequency colour conditions: a temporal smoother may average them per track."""
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
-                 fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf"),
-                 mouth_gain: float = 1.0) -> None:
+                 fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf")) -> None:
         self.weights, self.backend, self.degree, self.config = weights, backend, float(degree), config
-        self.mouth_gain = float(mouth_gain)
         self.min_face_px, self.max_yaw = float(min_face_px), float(max_yaw)
         self.res = weights.model.resolution
         self.grid = weights.model.grid
@@ -163,8 +161,7 @@ class SyntheticFaceGenerator:
         if not np.all(np.isfinite(m)):
             raise GeneratorError("alignment failed")
         lm = align.apply(m, lm_crop)
-        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale, identity_track,
-                                               self.mouth_gain)
+        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale, identity_track)
         # The region to invent: original face, moved face and the pipeline's own mask, together.
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)
