@@ -79,6 +79,7 @@ less than ``BOX_BAND``, is measured again at the boxes other detectors give
 face passing with 0.67 drew 0.57 four frames later: dance_464x560 frame 55; now the rule for
 every face)."""
 BOX_BAND = 0.1
+"""A small face passing at the mesh box by less than this is measured at ``attacker_rects`` too."""
 SMALL_FACE_MARGIN = 0.02
 """What the nearest of three boxes still missed (music_video_720p frame 30, a face drawn in
 the hole of other tracks' covers). 0.04 covered that too, but also the demo's 105-145 px
