@@ -125,3 +125,44 @@ def test_adversarial_balance_matches_the_gradient_sizes_at_the_last_layer():
     assert float(hinge_losses(real, fake, face)) == 0.0
     assert float(hinge_losses(real, fake, torch.ones_like(face))) == pytest.approx(8.0 / 4)
     assert float(generator_loss(fake, face)) == pytest.approx(5.0)
+
+
+def test_feature_loss_weight_falls_on_the_eyes_and_lips_of_the_mesh():
+    """The extra weight covers the drawn eyes and mouth (and follows the mouth as it opens),
+    not the forehead or cheeks; with 0 the weight is the old one (1, plus the mask's)."""
+    import numpy as np
+    import torch
+
+    from streamanon.synthetic import mesh_topology as topo
+    from streamanon.synthetic.conditions import build_conditions, inpaint_mask
+    from streamanon.synthetic.train import loss_weight
+    from streamanon.synthetic.weights import load_weights
+
+    template = load_weights().shape.template.astype(np.float64)
+
+    def weight(lm, feature):
+        lm = lm * 128
+        image = np.full((128, 128, 3), 128, np.uint8)
+        cond = build_conditions(image, lm, inpaint_mask(lm, 128), grid=6)
+        return loss_weight(torch.from_numpy(cond)[None], 4.0, feature)[0, 0].numpy(), cond, lm
+
+    plain, cond, lm = weight(template, 0.0)
+    np.testing.assert_allclose(plain, 1.0 + 4.0 * cond[-1])
+    heavy, _, lm = weight(template, 6.0)
+    at = lambda p: heavy[int(round(p[1])), int(round(p[0]))]  # noqa: E731
+    mouth = lm[list(topo.LIPS_INNER_LOOP)].mean(0)
+    eye = lm[list(topo.LEFT_EYE_LOOP)].mean(0)
+    brows = lm[list(topo.LEFT_BROW_EDGES[0])].mean(0)
+    forehead = brows + (brows - eye) * 1.5
+    cheek = (lm[list(topo.OVAL_LOOP)].mean(0) + eye) / 2 + np.array([0.0, 12.0])
+    assert at(mouth) == pytest.approx(1 + 4 + 6) and at(eye) == pytest.approx(1 + 4 + 6)
+    for p in (forehead, cheek):
+        assert heavy[int(round(p[1])), int(round(p[0]))] == plain[int(round(p[1])), int(round(p[0]))]
+    assert (heavy > plain).mean() < 0.2  # a few features, not the face
+
+    opened = template.copy()  # lower lip and chin down by 8 % of the face: the weight follows
+    below = opened[:, 1] > template[list(topo.LIPS_INNER_LOOP), 1].mean()
+    opened[below, 1] += 0.08
+    gaping, _, lm2 = weight(opened, 6.0)
+    lip_rows = lambda w: np.nonzero((w > 5.5).any(1))[0].max()  # noqa: E731
+    assert lip_rows(gaping) >= lip_rows(heavy) + 8
