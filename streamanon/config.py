@@ -41,6 +41,11 @@ class DetectorConfig:
     tile_size: int = 384
     """Side of the square tiles the full-range model also runs on, so that faces of about
     20 px are found; 0 runs it on the whole frame only."""
+    tiles_start_small_faces_only: bool = False
+    """With CenterFace on, a tile's detection large enough for the whole-frame passes
+    (``detect.TILE_FACE_MAX``) starts no track; it still feeds a tracked face. Removes false
+    covers beside close-up faces (talking_s18: covers 152 -> 71, flicker 1.19 -> 1.09) but is
+    off by default: on stage_profiles_360p it left one more leak frame (3 -> 4 of 55)."""
     tiles_per_frame: int = 3
     """Tiles scanned per frame, round robin (bounded cost). A face found on a later visit is
     covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile

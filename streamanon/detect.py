@@ -26,6 +26,22 @@ HINT_SCALE = 2.5
 """Side of the square searched around a tracker hint, relative to its larger side."""
 HINT_FOUND_IOU = 0.4
 """A tracker hint overlapping a whole-frame detection this much is that face, found again."""
+FULL_RANGE_INPUT = 192
+"""Side of the image MediaPipe's full-range model runs at (the whole frame is scaled to it)."""
+TILE_FACE_MAX = 14.0
+"""Tiles are for faces too small for the whole-frame passes. A tile detection at least this
+large at the whole-frame full-range model's input (``FULL_RANGE_INPUT`` px on the frame's
+long side) starts no track: it is kept only with its centre inside a tracked face's expected
+box (a hint), where it keeps that track fed. Unconfirmed ones were hair, a neck or blurred
+background at 0.5-0.75, grown by coasting into grey discs beside the drawn face
+(talking_s18). ``benchmarks/tile_detections.py`` on the 16 shared clips: no unconfirmed tile
+detection of 14 px or more is a face to YuNet when CenterFace runs (every frame there), but
+without CenterFace the whole-frame MediaPipe passes miss profiles of 14-24 px that a tile
+finds (stage_profiles_360p, ``--no-centerface``): CenterFace, run every few frames, starts
+their tracks and the tiles keep them. Without CenterFace every tile detection is kept.
+Opt-in (``detector.tiles_start_small_faces_only``): with it (and with the first version,
+which dropped those detections outright) stage_profiles_360p had one leak frame more, 3 -> 4
+of its 55 sampled frames with faces (salt s6); not traced to the rule, but not ruled out."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class FaceDetector:
             from .centerface import CenterFace
 
             self._centerface = CenterFace(config.centerface_width, config.centerface_score)
+        self._tiles_small_only = config.tiles_start_small_faces_only and self._centerface is not None
 
     def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
         """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
@@ -106,8 +123,10 @@ class FaceDetector:
         if self._full is not None:
             tiles = _tiles(w, h, self.config.tile_size)
             for x0, y0, x1, y1 in self._next_tiles(tiles):
-                found += _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
-                                       self.config.min_score)
+                found += [r for r in _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
+                                                   self.config.min_score)
+                          if not self._tiles_small_only or not _whole_frame_sized(r.box, w, h)
+                          or any(_centre_inside(r.box, hint) for hint in hints)]
         if self._centerface is not None and self._frames % self.config.centerface_every == 0:
             found += [_Raw(box, score, kps, primary=False) for box, score, kps in self._centerface.detect(image)]
         self._frames += 1
@@ -189,6 +208,16 @@ def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float) 
                        dtype=np.float32)
         out.append(_Raw((float(x0), float(y0), float(x1), float(y1)), float(det.score[0]), kps))
     return out
+
+
+def _centre_inside(box: tuple[float, float, float, float], region: tuple[float, ...]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+
+def _whole_frame_sized(box: tuple[float, float, float, float], w: int, h: int) -> bool:
+    """Whether a face of ``box`` is large enough for the whole-frame passes (``TILE_FACE_MAX``)."""
+    return min(box[2] - box[0], box[3] - box[1]) * FULL_RANGE_INPUT / max(w, h) >= TILE_FACE_MAX
 
 
 def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:

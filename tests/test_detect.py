@@ -114,3 +114,34 @@ def test_a_mesh_mask_always_covers_the_detector_box():
     elsewhere = np.random.default_rng(0).uniform(10, 40, (478, 2)).astype(np.float32)
     mask = face_mask((300, 300), elsewhere, box, 1.15, 0.1, 0.08, solid_inside=False)
     assert mask[150, 150] > 0.99 and mask[110:175, 120:180].min() > 0.5
+
+
+def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
+    """talking_s18 frame 5 (1280x720): the full-range model on the tile below her face finds
+    "faces" of about 170 px in her hair and on her neck (0.61-0.66) that no whole-frame pass
+    sees. Faces that large are the whole-frame passes' to find: with
+    ``tiles_start_small_faces_only`` the detector returns hers only (by default both).
+    (Small faces still come from the tiles: test_small_distant_face_found_with_tiles.)"""
+    import av
+
+    from conftest import shared_video
+    from streamanon.detect import _run_detector
+    from streamanon.geometry import box_iou
+
+    with av.open(str(shared_video("talking_s18.mp4"))) as c:
+        frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 5).to_ndarray(format="rgb24")
+    det = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1, tiles_start_small_faces_only=True))
+    x0, y0, x1, y1 = 307, 307, 691, 691  # one of the 384 px tiles, left of and below her face
+    in_tile = _run_detector(det._full, np.ascontiguousarray(frame[y0:y1, x0:x1]), x0, y0, 0.5)
+    assert any(r.box[2] - r.box[0] > 150 and r.box[3] < 600 for r in in_tile)  # the false one is there
+    assert len(FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1)).detect(frame)) == 2
+    faces = det.detect(frame)
+    assert len(faces) == 1
+    assert _inside(((faces[0].box[0] + faces[0].box[2]) / 2, (faces[0].box[1] + faces[0].box[3]) / 2),
+                   (700, 200, 850, 350))
+    assert faces[0].landmarks is not None
+    # Where a track expects a face (a profile CenterFace found, say), the tile's detection still
+    # feeds it: with the tracker's hint there, the box in her hair is returned.
+    hair = next(r.box for r in in_tile if r.box[2] - r.box[0] > 150 and r.box[3] < 600)
+    hinted = det.detect(frame, hints=[hair])
+    assert len(hinted) == 2 and any(box_iou(d.box, hair) > 0.5 and d.landmarks is None for d in hinted)
