@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import DetectorConfig
-from .geometry import Box, box_iou, rotate_points_back, square_region
+from .geometry import Box, box_center_size, box_iou, rotate_points_back, square_region
 from .types import Detection
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float) 
 
 
 def _centre_inside(box: tuple[float, float, float, float], region: tuple[float, ...]) -> bool:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    cx, cy = box_center_size(box)[:2]
     return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
 
 
