@@ -29,19 +29,20 @@ HINT_FOUND_IOU = 0.4
 FULL_RANGE_INPUT = 192
 """Side of the image MediaPipe's full-range model runs at (the whole frame is scaled to it)."""
 TILE_FACE_MAX = 14.0
-"""Tiles are for faces too small for the whole-frame passes. A tile detection at least this
-large at the whole-frame full-range model's input (``FULL_RANGE_INPUT`` px on the frame's
-long side) starts no track: it is kept only with its centre inside a tracked face's expected
-box (a hint), where it keeps that track fed. Unconfirmed ones were hair, a neck or blurred
-background at 0.5-0.75, grown by coasting into grey discs beside the drawn face
-(talking_s18). ``benchmarks/tile_detections.py`` on the 16 shared clips: no unconfirmed tile
-detection of 14 px or more is a face to YuNet when CenterFace runs (every frame there), but
-without CenterFace the whole-frame MediaPipe passes miss profiles of 14-24 px that a tile
-finds (stage_profiles_360p, ``--no-centerface``): CenterFace, run every few frames, starts
-their tracks and the tiles keep them. Without CenterFace every tile detection is kept.
-Opt-in (``detector.tiles_start_small_faces_only``): with it (and with the first version,
-which dropped those detections outright) stage_profiles_360p had one leak frame more, 3 -> 4
-of its 55 sampled frames with faces (salt s6); not traced to the rule, but not ruled out."""
+"""Opt-in (``detector.tiles_start_small_faces_only``, with CenterFace on): a tile detection at
+least this large at the whole-frame full-range model's input (``FULL_RANGE_INPUT`` px on the
+frame's long side) starts no track; it is kept only with its centre inside a tracked face's
+expected box (a hint), where it keeps that track fed. Tiles are for faces too small for the
+whole-frame passes; the unconfirmed large ones were hair, a neck or blurred background at
+0.5-0.75, grown by coasting into grey discs beside the drawn face (talking_s18).
+``benchmarks/tile_detections.py`` on the 16 shared clips: no unconfirmed tile detection of
+14 px or more is a face to YuNet when CenterFace runs (every frame there), but without
+CenterFace the whole-frame MediaPipe passes miss profiles of 14-24 px that a tile finds
+(stage_profiles_360p, ``--no-centerface``): CenterFace, run every few frames, starts their
+tracks and the tiles keep them; without CenterFace every tile detection is kept. Off by
+default: with it (and with a first version that dropped those detections outright)
+stage_profiles_360p had one leak frame more, 3 -> 4 of its 55 sampled frames with faces
+(salt s6); not traced to the rule, but not ruled out."""
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,19 @@ class FaceDetector:
         if self._full is not None:
             tiles = _tiles(w, h, self.config.tile_size)
             for x0, y0, x1, y1 in self._next_tiles(tiles):
-                found += [r for r in _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
-                                                   self.config.min_score)
-                          if not self._tiles_small_only or not _whole_frame_sized(r.box, w, h)
-                          or any(_centre_inside(r.box, hint) for hint in hints)]
+                raws = _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
+                                     self.config.min_score)
+                found += [r for r in raws if self._tile_may_add(r.box, hints, w, h)]
         if self._centerface is not None and self._frames % self.config.centerface_every == 0:
             found += [_Raw(box, score, kps, primary=False) for box, score, kps in self._centerface.detect(image)]
         self._frames += 1
         return _merge(found, self.config.nms_iou)
+
+    def _tile_may_add(self, box: Box, hints: Sequence[Box], w: int, h: int) -> bool:
+        """Whether a tile's detection joins the frame's faces (``TILE_FACE_MAX``)."""
+        if not self._tiles_small_only or not _whole_frame_sized(box, w, h):
+            return True
+        return any(_centre_inside(box, hint) for hint in hints)
 
     def _next_tiles(self, tiles: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
         """The next ``tiles_per_frame`` tiles, round robin: every tile is visited once every

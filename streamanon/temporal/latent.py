@@ -237,7 +237,6 @@ class LatentSmoothedGenerator:
             aligned[k] = self.smoother.step(tid, aligned[k], motion)
         return g.finish(prepared, aligned)
 
-
     def _prepare(self, batch: Sequence[FaceCrop]) -> Any:
         """The generator's ``prepare``, given each live track's mean identity shape where the
         generator reads one (``identity_shape``) and a shape mean is kept."""
