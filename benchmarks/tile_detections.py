@@ -9,9 +9,13 @@ for each tile detection, asks whether a whole-frame pass (short range, full rang
 CenterFace unless ``--no-centerface``; score 0.5) found a face there (IoU > 0.3), and whether
 YuNet (the eval's independent detector, at ``--yunet-score``) does. Detections are grouped by
 their size at the whole-frame full-range model's input (192 px on the frame's long side),
-the measure ``streamanon.detect.TILE_FACE_MAX`` cuts at: tile detections from that size up
-are dropped. The table shows what that drops (``yunet`` among the unconfirmed ones: real
-faces lost) and keeps. Writes JSON to ``benchmarks/results/tile_detections.json``.
+the measure ``streamanon.detect.TILE_FACE_MAX`` cuts at: with
+``detector.tiles_start_small_faces_only``, an unconfirmed tile detection from that size up
+needs the face mesh's confirmation to start a track. The table shows, per size, the
+unconfirmed ones, those YuNet calls faces, and of each how many the mesh confirms: from
+``TILE_FACE_MAX`` up, unconfirmed YuNet faces without a mesh are real faces the rule drops
+(unless a track already expects them there). Writes JSON to
+``benchmarks/results/tile_detections.json``.
 Needs ``../shared/models`` (YuNet).
 """
 
@@ -52,7 +56,7 @@ def main() -> int:
     from streamanon.evaluation.faces import create_detector
     from streamanon.geometry import box_iou
 
-    config = DetectorConfig(centerface_every=0 if args.no_centerface else 1, mesh=False)
+    config = DetectorConfig(centerface_every=0 if args.no_centerface else 1, mesh=True)
     detector = FaceDetector(config)
     yunet = create_detector("yunet", score=args.yunet_score)
     rows = []
@@ -76,11 +80,12 @@ def main() -> int:
                         if side < 24:  # no mesh below this: not what the question is about
                             continue
                         seen = yunet.detect(image) if seen is None else seen
+                        confirmed = max((box_iou(raw.box, b) for b in whole), default=0.0) > 0.3
                         rows.append(dict(
                             clip=name, frame=index, side=round(side), score=round(raw.score, 2),
-                            scaled=round(side * FULL_RANGE_INPUT / max(w, h), 1),
-                            whole=max((box_iou(raw.box, b) for b in whole), default=0.0) > 0.3,
-                            yunet=max((box_iou(raw.box, f.box) for f in seen), default=0.0) > 0.3))
+                            scaled=round(side * FULL_RANGE_INPUT / max(w, h), 1), whole=confirmed,
+                            yunet=max((box_iou(raw.box, f.box) for f in seen), default=0.0) > 0.3,
+                            mesh=not confirmed and detector._run_mesh(image, raw.box) is not None))
     detector.close()
 
     table: dict[str, Counter] = defaultdict(Counter)
@@ -90,17 +95,21 @@ def main() -> int:
         c["whole"] += r["whole"]
         c["unconfirmed"] += not r["whole"]
         c["unconfirmed_yunet"] += r["yunet"] and not r["whole"]
+        c["unconfirmed_mesh"] += r["mesh"]
+        c["unconfirmed_yunet_mesh"] += r["yunet"] and r["mesh"]
     print(f"{len(args.clips)} clips, every {args.stride}th frame, all tiles; size at the whole-frame "
-          f"full-range input ({FULL_RANGE_INPUT} px); dropped from {TILE_FACE_MAX:g}")
-    print(f"{'size px':>9} {'tile dets':>9} {'whole saw':>9} {'unconfirmed':>11} {'of which YuNet':>14}")
+          f"full-range input ({FULL_RANGE_INPUT} px); the mesh must confirm from {TILE_FACE_MAX:g}")
+    print(f"{'size px':>9} {'tile dets':>9} {'whole saw':>9} {'unconfirmed':>11} {'with mesh':>9} "
+          f"{'YuNet':>6} {'YuNet+mesh':>10}")
     for key in sorted(table, key=lambda k: float(k.lstrip(">=").split("-")[0])):
         c = table[key]
-        print(f"{key:>9} {c['tile']:>9} {c['whole']:>9} {c['unconfirmed']:>11} {c['unconfirmed_yunet']:>14}")
+        print(f"{key:>9} {c['tile']:>9} {c['whole']:>9} {c['unconfirmed']:>11} {c['unconfirmed_mesh']:>9} "
+              f"{c['unconfirmed_yunet']:>6} {c['unconfirmed_yunet_mesh']:>10}")
     real = [r["scaled"] for r in rows if r["yunet"] and not r["whole"]]
-    false = [r["scaled"] for r in rows if not r["yunet"] and not r["whole"]]
+    dropped = [r for r in rows if not r["whole"] and not r["mesh"] and r["scaled"] >= TILE_FACE_MAX]
     summary = {"largest_unconfirmed_real": max(real, default=None),
-               "unconfirmed_false_dropped": sum(s >= TILE_FACE_MAX for s in false),
-               "unconfirmed_real_dropped": sum(s >= TILE_FACE_MAX for s in real)}
+               "unconfirmed_false_dropped": sum(not r["yunet"] for r in dropped),
+               "unconfirmed_real_dropped": sum(r["yunet"] for r in dropped)}
     print(summary)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,10 +42,11 @@ class DetectorConfig:
     """Side of the square tiles the full-range model also runs on, so that faces of about
     20 px are found; 0 runs it on the whole frame only."""
     tiles_start_small_faces_only: bool = False
-    """With CenterFace on, a tile's detection large enough for the whole-frame passes
-    (``detect.TILE_FACE_MAX``) starts no track; it still feeds a tracked face. Removes false
-    covers beside close-up faces (talking_s18: covers 152 -> 71, flicker 1.19 -> 1.09) but is
-    off by default: on stage_profiles_360p it left one more leak frame (3 -> 4 of 55)."""
+    """With CenterFace and the mesh on, a tile's detection large enough for the whole-frame
+    passes (``detect.TILE_FACE_MAX``) that no other pass found starts a track only if the face
+    mesh confirms it; it still feeds a tracked face. Removes false covers beside close-up
+    faces (talking_s18: flicker 1.19 -> 1.09) but is off by default: on stage_profiles_360p a
+    face hidden by such a detection's cover went uncovered (re-ID 0.066 -> 0.088)."""
     tiles_per_frame: int = 3
     """Tiles scanned per frame, round robin (bounded cost). A face found on a later visit is
     covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile
@@ -125,6 +126,10 @@ class AnonymizerConfig:
     verify_distance: float = 0.62
     """Identity check: drawn faces closer to the person than this are covered (dlib's
     same-person threshold is 0.6; where a face is boxed moved the distance by about 0.01)."""
+    verify_hold: int = 0
+    """Identity check: a face it covers stays covered for at least this many drawn frames
+    (unchecked) before it may be drawn again; fewer switches between drawn face and cover.
+    0: drawn again as soon as a check passes."""
     verify_views: int = 0
     """Identity check, stricter (opt-in): also compare the drawn face with up to this many
     earlier views of the person (embeddings from the track's earlier checks, in memory while

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -29,20 +29,21 @@ HINT_FOUND_IOU = 0.4
 FULL_RANGE_INPUT = 192
 """Side of the image MediaPipe's full-range model runs at (the whole frame is scaled to it)."""
 TILE_FACE_MAX = 14.0
-"""Opt-in (``detector.tiles_start_small_faces_only``, with CenterFace on): a tile detection at
-least this large at the whole-frame full-range model's input (``FULL_RANGE_INPUT`` px on the
-frame's long side) starts no track; it is kept only with its centre inside a tracked face's
-expected box (a hint), where it keeps that track fed. Tiles are for faces too small for the
-whole-frame passes; the unconfirmed large ones were hair, a neck or blurred background at
-0.5-0.75, grown by coasting into grey discs beside the drawn face (talking_s18).
-``benchmarks/tile_detections.py`` on the 16 shared clips: no unconfirmed tile detection of
-14 px or more is a face to YuNet when CenterFace runs (every frame there), but without
-CenterFace the whole-frame MediaPipe passes miss profiles of 14-24 px that a tile finds
-(stage_profiles_360p, ``--no-centerface``): CenterFace, run every few frames, starts their
-tracks and the tiles keep them; without CenterFace every tile detection is kept. Off by
-default: with it (and with a first version that dropped those detections outright)
-stage_profiles_360p had one leak frame more, 3 -> 4 of its 55 sampled frames with faces
-(salt s6); not traced to the rule, but not ruled out."""
+"""``detector.tiles_start_small_faces_only`` (with CenterFace and the mesh on): a tile
+detection at least this large at the whole-frame full-range model's input
+(``FULL_RANGE_INPUT`` px on the frame's long side), whose centre no tracked face's expected
+box (hint) holds, must be confirmed by the face mesh to start a track. Tiles are for faces
+too small for the whole-frame passes; the large ones no pass confirmed were hair, a neck or
+blurred background at 0.5-0.75 with no mesh, grown by coasting into grey discs beside the
+drawn face (talking_s18). A first version asked for a hint instead of a mesh and dropped real
+faces: after the cut at stage_profiles_360p frame 211 the whole-frame passes missed three
+singers of 19-25 px there (64-80 px in the frame) for up to three frames that the tiles
+found, with their mesh (leak frames 3 -> 4 of 55; with the mesh's confirmation 3, as without
+the option). Still off by default: there a tile detection in the dark audience without a
+mesh (100 px, frame 28) was dropped, and an audience face its cover had hidden (68 px, one no
+detector finds on its own) matched its person in 3 of 13 sampled frames (re-ID 0.066 ->
+0.088; salt s6). ``benchmarks/tile_detections.py`` lists what a tile finds that the
+whole-frame passes do not, and what the mesh confirms."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class _Raw:
     primary: bool = True
     """MediaPipe (primary) boxes win over CenterFace's for the same face: the tracker and
     masks expect MediaPipe's box scale and six keypoints."""
+    needs_mesh: bool = False
+    """A tile's detection that starts a track only if the face mesh confirms it (``TILE_FACE_MAX``)."""
 
 
 class FaceDetector:
@@ -86,7 +89,8 @@ class FaceDetector:
             from .centerface import CenterFace
 
             self._centerface = CenterFace(config.centerface_width, config.centerface_score)
-        self._tiles_small_only = config.tiles_start_small_faces_only and self._centerface is not None
+        self._tiles_small_only = (config.tiles_start_small_faces_only and self._centerface is not None
+                                  and self._mesh is not None)
 
     def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
         """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
@@ -96,6 +100,7 @@ class FaceDetector:
             hints = [self._rotate_box(b, image.shape) for b in hints]
         raws = self._find_faces(upright, hints)
         detections = [self._with_mesh(upright, raw) for raw in raws]
+        detections = [d for d, raw in zip(detections, raws) if not raw.needs_mesh or d.landmarks is not None]
         if self.rotation:
             detections = [self._unrotate(d, upright.shape) for d in detections]
         return detections
@@ -126,17 +131,18 @@ class FaceDetector:
             for x0, y0, x1, y1 in self._next_tiles(tiles):
                 raws = _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
                                      self.config.min_score)
-                found += [r for r in raws if self._tile_may_add(r.box, hints, w, h)]
+                found += [self._from_tile(r, hints, w, h) for r in raws]
         if self._centerface is not None and self._frames % self.config.centerface_every == 0:
             found += [_Raw(box, score, kps, primary=False) for box, score, kps in self._centerface.detect(image)]
         self._frames += 1
-        return _merge(found, self.config.nms_iou)
+        return _merge(_confirmed(found, self.config.nms_iou), self.config.nms_iou)
 
-    def _tile_may_add(self, box: Box, hints: Sequence[Box], w: int, h: int) -> bool:
-        """Whether a tile's detection joins the frame's faces (``TILE_FACE_MAX``)."""
-        if not self._tiles_small_only or not _whole_frame_sized(box, w, h):
-            return True
-        return any(_centre_inside(box, hint) for hint in hints)
+    def _from_tile(self, raw: _Raw, hints: Sequence[Box], w: int, h: int) -> _Raw:
+        """A tile's detection, marked to need the mesh's confirmation where ``TILE_FACE_MAX`` says so."""
+        if not self._tiles_small_only or not _whole_frame_sized(raw.box, w, h) \
+                or any(_centre_inside(raw.box, hint) for hint in hints):
+            return raw
+        return replace(raw, needs_mesh=True)
 
     def _next_tiles(self, tiles: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
         """The next ``tiles_per_frame`` tiles, round robin: every tile is visited once every
@@ -236,11 +242,23 @@ def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:
     return [(x, y, min(w, x + size), min(h, y + size)) for y in sorted(set(ys)) for x in sorted(set(xs))]
 
 
+def _confirmed(raws: list[_Raw], iou: float) -> list[_Raw]:
+    """``raws`` with the mesh's confirmation waived for tile detections another pass (whole
+    frame, hint search or CenterFace) also found."""
+    others = [r.box for r in raws if not r.needs_mesh]
+    return [replace(r, needs_mesh=False) if r.needs_mesh and any(_same_face(r.box, b, iou) for b in others) else r
+            for r in raws]
+
+
+def _same_face(a: tuple[float, ...], b: tuple[float, ...], iou: float) -> bool:
+    return box_iou(a, b) >= iou or _containment(a, b) >= 0.7
+
+
 def _merge(raws: list[_Raw], iou: float) -> list[_Raw]:
     """Non-maximum suppression across models and tiles; containment counts as overlap."""
     kept: list[_Raw] = []
     for raw in sorted(raws, key=lambda r: (r.primary, r.score), reverse=True):
-        if all(box_iou(raw.box, k.box) < iou and _containment(raw.box, k.box) < 0.7 for k in kept):
+        if not any(_same_face(raw.box, k.box, iou) for k in kept):
             kept.append(raw)
     return kept
 

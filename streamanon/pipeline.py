@@ -71,7 +71,7 @@ class Anonymizer:
 
             self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws)
             self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
-                                               self.policy.color, views=a.verify_views)
+                                               self.policy.color, views=a.verify_views, hold=a.verify_hold)
         self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:

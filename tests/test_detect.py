@@ -145,3 +145,33 @@ def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
     hair = next(r.box for r in in_tile if r.box[2] - r.box[0] > 150 and r.box[3] < 600)
     hinted = det.detect(frame, hints=[hair])
     assert len(hinted) == 2 and any(box_iou(d.box, hair) > 0.5 and d.landmarks is None for d in hinted)
+
+
+def test_a_tile_face_the_mesh_confirms_still_starts_a_track():
+    """stage_profiles_360p frame 211, just after a cut: the whole-frame passes miss the singer
+    on the left (about 64 px, 20 px at the full-range model's 192 px input) and CenterFace
+    does not run on that frame (every 3rd); a tile finds her. Large enough for the
+    whole-frame passes, her detection needs the mesh's confirmation under
+    ``tiles_start_small_faces_only``, and gets it: she is returned, with her mesh. (The
+    option's first version asked for a tracker hint instead and dropped her: a leak.)"""
+    import av
+
+    from conftest import shared_video
+    from streamanon.detect import _run_detector
+
+    frames = {}
+    with av.open(str(shared_video("stage_profiles_360p.mp4"))) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in (210, 211):
+                frames[i] = f.to_ndarray(format="rgb24")
+            if i == 211:
+                break
+    det = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=3, tiles_start_small_faces_only=True))
+    singer = (32, 69, 96, 133)
+    whole = _run_detector(det._short, frames[211], 0, 0, 0.5) + _run_detector(det._full, frames[211], 0, 0, 0.5)
+    assert not any(_inside(((b.box[0] + b.box[2]) / 2, (b.box[1] + b.box[3]) / 2), singer) for b in whole)
+    det.detect(frames[210])  # CenterFace runs on the first frame, not on the next
+    faces = det.detect(frames[211])
+    found = [f for f in faces if _inside(((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2), singer)]
+    assert len(found) == 1 and found[0].landmarks is not None
+    assert len(faces) == 4

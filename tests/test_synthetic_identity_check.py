@@ -68,6 +68,32 @@ def test_schedule_first_frame_then_every_n_and_every_frame_while_close():
     ]
 
 
+def test_a_covered_face_is_held_covered_unchecked_for_hold_frames():
+    """``hold``: after a failed check the face stays covered (without checks) for that many
+    drawn frames, then must pass with the margin; a frame it is not drawn ends the hold."""
+    crop = _crop()
+    script = Scripted([0.9, 0.5, 0.9, 0.5, 0.9, 0.9])
+    check = IdentityCheck(script, every=1, min_distance=0.65, hold=3)
+    seen = []
+    for frame in range(9):
+        coasting = frame == 6
+        patches, events = check.verify([dataclasses.replace(_drawn(crop), fallback=coasting)], [crop])
+        seen.append((patches[0].fallback, [e.reason for e in events], script.calls // 2))
+    assert seen == [
+        (False, [], 1),                   # 0.9
+        (True, ["identity_check"], 2),    # 0.5: covered, the first of 3 held frames
+        (True, ["identity_check"], 2),    # held, no check
+        (True, ["identity_check"], 2),    # held, no check
+        (False, [], 3),                   # checked again: 0.9 clears the margin
+        (True, ["identity_check"], 4),    # 0.5: held again
+        (True, [], 4),                    # coasting: the cover, and the hold ends
+        (False, [], 5),                   # drawn again: checked at once, 0.9
+        (False, [], 6),                   # every frame (every=1)
+    ]
+    with pytest.raises(ConfigError, match="verify_hold"):
+        IdentityCheck(script, hold=-1)
+
+
 def test_a_face_failing_check_after_check_is_stuck_until_forgiven():
     from streamanon.synthetic.identity_check import STUCK_AFTER
 

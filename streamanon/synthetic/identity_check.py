@@ -15,7 +15,9 @@ A face is checked on its first drawn frame and then every ``every`` frames; a fa
 distance came within ``NEAR_BAND`` of the limit (a failed one too) is checked again on its
 next drawn frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND``
 (hysteresis: a face hovering at the limit would otherwise flip between drawn and covered
-every frame).
+every frame), and, with ``hold``, for at least that many drawn frames, unchecked: the drawn
+face came near the person in this pose, and each switch between drawn face and cover is a
+visible jump (and an identity switch to a recogniser).
 dlib is also the eval's attacker, so dlib leak figures with the check on are optimistic by
 construction (MODEL_CARD.md).
 
@@ -144,20 +146,24 @@ class IdentityCheck:
     """One per stream: when each drawn face is next due, and which ones failed."""
 
     def __init__(self, embedder: Embedder, every: int = 4, min_distance: float = 0.62,
-                 cover: str = "blur", color: tuple[int, int, int] = (0, 0, 0), views: int = 0) -> None:
+                 cover: str = "blur", color: tuple[int, int, int] = (0, 0, 0), views: int = 0,
+                 hold: int = 0) -> None:
         if every < 1:
             raise ConfigError(f"anonymizer.verify_every: expected 0 (off) or at least 1, got {every}")
         if not 0.0 < min_distance < 2.0:
             raise ConfigError(f"anonymizer.verify_distance: expected 0 < d < 2, got {min_distance}")
         if views < 0:
             raise ConfigError(f"anonymizer.verify_views: expected 0 (this frame only) or more, got {views}")
+        if hold < 0:
+            raise ConfigError(f"anonymizer.verify_hold: expected 0 (no hold) or more frames, got {hold}")
         self.embedder, self.every, self.min_distance = embedder, int(every), float(min_distance)
-        self.max_views = int(views)
+        self.max_views, self.hold = int(views), int(hold)
         self.redraw_distance = self.min_distance + REDRAW_MARGIN
         """How far a new identity for a stuck face must be from every view of the person."""
         self.cover, self.color = cover, color
         self._due: dict[int, int] = {}  # track id -> drawn frames until its next check
         self._failed: set[int] = set()  # tracks covered by their last check (kept while present)
+        self._held: dict[int, int] = {}  # track id -> drawn frames it stays covered, unchecked
         self._views: dict[int, list[np.ndarray]] = {}  # track id -> the person's kept embeddings
         self._person: dict[int, np.ndarray] = {}  # track id -> the person at its last check
         self._strikes: dict[int, int] = {}  # track id -> checks failed in a row
@@ -190,6 +196,7 @@ class IdentityCheck:
                 events.append(FallbackEvent(track, reason))
         for track in set(self._due) - drawn:  # not drawn this frame: checked again when it is
             self._due.pop(track)
+            self._held.pop(track, None)
             self.distances.pop(track, None)
         present = {c.track_id for c in crops}
         self._failed &= present  # gone: forgotten
@@ -215,9 +222,14 @@ class IdentityCheck:
         """A new identity was drawn for ``track``: count its failures afresh. (It stays failed
         until a check clears the hysteresis band, so the new face must pass with room.)"""
         self._strikes.pop(track, None)
+        self._held.pop(track, None)
         self._due[track] = 0
 
     def _judge(self, track: int, crop: FaceCrop, patch: FacePatch, leaving: np.ndarray | None) -> str | None:
+        held = self._held.get(track, 0)
+        if held > 0:  # failed a few frames ago: stays covered without a check
+            self._held[track] = held - 1
+            return "identity_check"
         due = self._due.get(track, 0)
         if due > 0:  # passed its last check with room to spare
             self._due[track] = due - 1
@@ -237,6 +249,7 @@ class IdentityCheck:
         if distance < limit:
             self._failed.add(track)
             self._strikes[track] = self._strikes.get(track, 0) + 1
+            self._held[track] = max(0, self.hold - 1)  # this frame is the first of the hold
             return "identity_check"
         self._failed.discard(track)
         self._strikes.pop(track, None)
@@ -289,9 +302,9 @@ def dlib_recogniser(feature: str, off: str):
 
 
 def create_identity_check(every: int, min_distance: float, cover: str,
-                          color: tuple[int, int, int], views: int = 0) -> IdentityCheck | None:
+                          color: tuple[int, int, int], views: int = 0, hold: int = 0) -> IdentityCheck | None:
     """The check for ``anonymizer.verify_every`` (0: none). Needs dlib (synthetic extra)."""
     if every == 0:
         return None
     model = dlib_recogniser("identity check", "anonymizer.verify_every: 0")
-    return IdentityCheck(model, every, min_distance, cover, color, views)
+    return IdentityCheck(model, every, min_distance, cover, color, views, hold)
