@@ -243,8 +243,9 @@ def _tiles(w: int, h: int, size: int) -> list[tuple[int, int, int, int]]:
 
 
 def _confirmed(raws: list[_Raw], iou: float) -> list[_Raw]:
-    """``raws`` with the mesh's confirmation waived for tile detections another pass (whole
-    frame, hint search or CenterFace) also found."""
+    """``raws`` with the mesh's confirmation waived for tile detections that overlap any
+    detection not itself waiting for it (a whole-frame pass, a hint search, CenterFace, or a
+    tile's detection that needs no confirmation)."""
     others = [r.box for r in raws if not r.needs_mesh]
     return [replace(r, needs_mesh=False) if r.needs_mesh and any(_same_face(r.box, b, iou) for b in others) else r
             for r in raws]
