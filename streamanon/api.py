@@ -52,7 +52,7 @@ def anonymize_file(src: str | Path, dst: str | Path, config: Config | None = Non
                              config=config.to_dict())
         interrupted = False
         try:
-            total = reader.info.frame_count
+            total = reader.info.expected_frames
             for done, (frame, record) in enumerate(runner.run(reader.frames()), start=1):
                 with anonymizer.stats.clock("encode"):
                     writer.write(frame, record)

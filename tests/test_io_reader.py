@@ -36,6 +36,15 @@ def test_vfr_mkv_keeps_irregular_timestamps(tmp_path):
     assert got == times and len(steps) >= 3  # 20, 40 and 80 ms intervals survive
 
 
+def test_mkv_lists_no_frame_count_so_progress_estimates_it(tmp_path):
+    clip = make_clip(tmp_path / "cfr.mkv", frames=50, fps=25, audio=False)
+    with VideoReader(clip) as reader:
+        info = reader.info
+        decoded = sum(1 for _ in reader.frames())
+    assert info.frame_count is None and decoded == 50
+    assert abs(info.expected_frames - 50) <= 1  # duration x rate
+
+
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_rotation_from_display_matrix_pixels_unrotated(tmp_path, rotation):
     clip = make_clip(tmp_path / f"rot{rotation}.mp4", frames=3, rotation=rotation, audio=False)

@@ -82,6 +82,8 @@ class _ProgressBar:
 
             self.bar = tqdm(desc=self.name, unit="frame", total=total, file=sys.stderr, leave=False,
                             dynamic_ncols=True)
+        if self.bar.total is not None and done > self.bar.total:
+            self.bar.total = done  # the estimate from duration x rate was short
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

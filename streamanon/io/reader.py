@@ -49,6 +49,15 @@ class MediaInfo:
     """FFmpeg ``AVColorSpace`` of the first frame (1: BT.709, 5/6: BT.601, 2: unspecified)."""
     video_stream_index: int = 0
 
+    @property
+    def expected_frames(self) -> int | None:
+        """``frame_count``, else duration x frame rate (Matroska and WebM list no count): for
+        progress bars, not a promise; None when neither is known."""
+        if self.frame_count:
+            return self.frame_count
+        estimate = round(self.duration * float(self.fps)) if self.duration > 0 else 0
+        return estimate or None
+
 
 def open_input(path: str | Path):
     """``av.open`` with every failure mapped to :class:`InputError`."""
