@@ -47,6 +47,14 @@ class DetectorConfig:
     mesh confirms it; it still feeds a tracked face. Removes false covers beside close-up
     faces (talking_s18: flicker 1.19 -> 1.09) but is off by default: on stage_profiles_360p a
     face hidden by such a detection's cover went uncovered (re-ID 0.066 -> 0.088)."""
+    confirm_below: float = 0.7
+    """With CenterFace on: a whole-frame MediaPipe detection scoring under this, at least
+    ``detect.CONFIRM_MIN_SIZE`` (96) px, that no other pass found and no tracked face expects,
+    counts only if CenterFace also sees a face on a close crop around it. 0 counts every
+    detection. Weak single-pass detections on 16 shared clips (every 3rd frame) were a
+    chandelier and the hair and shoulder beside talking_s18's face (covered by a grey disc over
+    half her face for 70 frames); none was a face the independent detector (YuNet) sees.
+    Costs one CenterFace run on a 256 px crop per such detection."""
     tiles_per_frame: int = 3
     """Tiles scanned per frame, round robin (bounded cost). A face found on a later visit is
     covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile

@@ -45,6 +45,17 @@ detector finds on its own) matched its person in 3 of 13 sampled frames (re-ID 0
 0.088; salt s6). ``benchmarks/tile_detections.py`` lists what a tile finds that the
 whole-frame passes do not, and what the mesh confirms."""
 
+CONFIRM_MIN_SIZE = 96.0
+"""``detector.confirm_below``: the smallest box side (pixels) whose weak, single-pass detection
+CenterFace is asked about. Below it CenterFace's own opinion is unreliable (a dark stage
+face of 65-80 px it scores 0.15-0.25, one YuNet scores 0.75), and synthetic mode covers such
+faces anyway."""
+CONFIRM_SCORE = 0.2
+"""CenterFace's score on the close crop (``CenterFace.score_near``) that confirms such a
+detection. Measured on the 16 shared clips, every 3rd frame: the false ones score 0-0.09
+(a chandelier, the hair and shoulder beside talking_s18's face); a profile close-up MediaPipe
+scores 0.59 (stage_profiles frame 45) scores 0.47-0.51."""
+
 
 @dataclass(frozen=True)
 class _Raw:
@@ -56,6 +67,9 @@ class _Raw:
     masks expect MediaPipe's box scale and six keypoints."""
     needs_mesh: bool = False
     """A tile's detection that starts a track only if the face mesh confirms it (``TILE_FACE_MAX``)."""
+    source: str = "short"
+    """The pass that found it: ``short`` or ``full`` (that MediaPipe model on the whole frame),
+    ``hint`` (the short-range model around a tracked face), ``tile`` or ``centerface``."""
 
 
 class FaceDetector:
@@ -91,6 +105,7 @@ class FaceDetector:
             self._centerface = CenterFace(config.centerface_width, config.centerface_score)
         self._tiles_small_only = (config.tiles_start_small_faces_only and self._centerface is not None
                                   and self._mesh is not None)
+        self._confirm_below = config.confirm_below if self._centerface is not None else 0.0
 
     def detect(self, image: np.ndarray, hints: Sequence[Box] = ()) -> list[Detection]:
         """Faces in ``image``; ``hints`` (boxes where faces are expected, e.g. from a tracker)
@@ -116,26 +131,40 @@ class FaceDetector:
         h, w = image.shape[:2]
         found: list[_Raw] = []
         if self._short is not None:
-            found += _run_detector(self._short, image, 0, 0, self.config.min_score)
+            found += _run_detector(self._short, image, 0, 0, self.config.min_score, source="short")
         if self._full is not None:
-            found += _run_detector(self._full, image, 0, 0, self.config.min_score)
+            found += _run_detector(self._full, image, 0, 0, self.config.min_score, source="full")
         if self._short is not None:
             # a tracked face the whole-frame pass found again needs no close search
             for hint in (b for b in hints if all(box_iou(b, r.box) < HINT_FOUND_IOU for r in found)):
                 x0, y0, x1, y1 = square_region(hint, HINT_SCALE, w, h)
                 if min(x1 - x0, y1 - y0) >= 16:
                     found += _run_detector(self._short, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
-                                        self.config.min_score)
+                                           self.config.min_score, source="hint")
         if self._full is not None:
             tiles = _tiles(w, h, self.config.tile_size)
             for x0, y0, x1, y1 in self._next_tiles(tiles):
                 raws = _run_detector(self._full, np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0,
-                                     self.config.min_score)
+                                     self.config.min_score, source="tile")
                 found += [self._from_tile(r, hints, w, h) for r in raws]
         if self._centerface is not None and self._frames % self.config.centerface_every == 0:
-            found += [_Raw(box, score, kps, primary=False) for box, score, kps in self._centerface.detect(image)]
+            found += [_Raw(box, score, kps, primary=False, source="centerface")
+                      for box, score, kps in self._centerface.detect(image)]
         self._frames += 1
-        return _merge(_confirmed(found, self.config.nms_iou), self.config.nms_iou)
+        merged = _merge(_confirmed(found, self.config.nms_iou), self.config.nms_iou)
+        return [r for r in merged if not self._doubtful(image, r, found, hints)]
+
+    def _doubtful(self, image: np.ndarray, raw: _Raw, found: list[_Raw], hints: Sequence[Box]) -> bool:
+        """``detector.confirm_below``: a weak whole-frame detection of at least
+        ``CONFIRM_MIN_SIZE`` px that no other pass found, away from every tracked face, and that
+        CenterFace does not see on a close crop either (``CONFIRM_SCORE``)."""
+        x0, y0, x1, y1 = raw.box
+        if (raw.source not in ("short", "full") or raw.score >= self._confirm_below
+                or min(x1 - x0, y1 - y0) < CONFIRM_MIN_SIZE
+                or any(_centre_inside(raw.box, hint) for hint in hints)
+                or any(o.source != raw.source and _same_face(raw.box, o.box, self.config.nms_iou) for o in found)):
+            return False
+        return self._centerface.score_near(image, raw.box) < CONFIRM_SCORE
 
     def _from_tile(self, raw: _Raw, hints: Sequence[Box], w: int, h: int) -> _Raw:
         """A tile's detection, marked to need the mesh's confirmation where ``TILE_FACE_MAX`` says so."""
@@ -202,7 +231,7 @@ class FaceDetector:
         return Detection(box=box, score=d.score, keypoints=back(d.keypoints), landmarks=back(d.landmarks))
 
 
-def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float) -> list[_Raw]:
+def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float, source: str) -> list[_Raw]:
     h, w = image.shape[:2]
     result = graph.process(image)
     out: list[_Raw] = []
@@ -218,7 +247,7 @@ def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float) 
             continue
         kps = np.array([(k.x * w + ox, k.y * h + oy) for k in det.location_data.relative_keypoints],
                        dtype=np.float32)
-        out.append(_Raw((float(x0), float(y0), float(x1), float(y1)), float(det.score[0]), kps))
+        out.append(_Raw((float(x0), float(y0), float(x1), float(y1)), float(det.score[0]), kps, source=source))
     return out
 
 

@@ -75,9 +75,9 @@ def test_tracker_hint_searched_only_where_the_whole_frame_found_nothing(astronau
     calls: list[tuple[int, int]] = []
     real = detect._run_detector
 
-    def counting(graph, image, ox, oy, min_score):
+    def counting(graph, image, ox, oy, min_score, source):
         calls.append(image.shape[:2])
-        return real(graph, image, ox, oy, min_score)
+        return real(graph, image, ox, oy, min_score, source)
 
     monkeypatch.setattr(detect, "_run_detector", counting)
     det = FaceDetector(DetectorConfig(tile_size=0, centerface_every=0, mesh=False))
@@ -132,7 +132,7 @@ def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
         frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 5).to_ndarray(format="rgb24")
     det = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1, tiles_start_small_faces_only=True))
     x0, y0, x1, y1 = 307, 307, 691, 691  # one of the 384 px tiles, left of and below her face
-    in_tile = _run_detector(det._full, np.ascontiguousarray(frame[y0:y1, x0:x1]), x0, y0, 0.5)
+    in_tile = _run_detector(det._full, np.ascontiguousarray(frame[y0:y1, x0:x1]), x0, y0, 0.5, "tile")
     assert any(r.box[2] - r.box[0] > 150 and r.box[3] < 600 for r in in_tile)  # the false one is there
     assert len(FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1)).detect(frame)) == 2
     faces = det.detect(frame)
@@ -168,10 +168,55 @@ def test_a_tile_face_the_mesh_confirms_still_starts_a_track():
                 break
     det = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=3, tiles_start_small_faces_only=True))
     singer = (32, 69, 96, 133)
-    whole = _run_detector(det._short, frames[211], 0, 0, 0.5) + _run_detector(det._full, frames[211], 0, 0, 0.5)
+    whole = (_run_detector(det._short, frames[211], 0, 0, 0.5, "short")
+             + _run_detector(det._full, frames[211], 0, 0, 0.5, "full"))
     assert not any(_inside(((b.box[0] + b.box[2]) / 2, (b.box[1] + b.box[3]) / 2), singer) for b in whole)
     det.detect(frames[210])  # CenterFace runs on the first frame, not on the next
     faces = det.detect(frames[211])
     found = [f for f in faces if _inside(((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2), singer)]
     assert len(found) == 1 and found[0].landmarks is not None
     assert len(faces) == 4
+
+
+def _shared_frames(name, indices):
+    import av
+
+    from conftest import shared_video
+
+    frames = {}
+    with av.open(str(shared_video(name))) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in indices:
+                frames[i] = f.to_ndarray(format="rgb24")
+            if i >= max(indices):
+                break
+    return frames
+
+
+@pytest.mark.parametrize("clip, index, false_box", [
+    ("talking_s18.mp4", 225, (848, 252, 1071, 476)),  # her hair and shoulder, 0.58
+    ("talking_s18.mp4", 252, (881, 269, 1087, 475)),  # the same spot, 0.54
+    ("stage_profiles_360p.mp4", 9, (275, 0, 419, 132)),  # the chandelier, 0.57
+])
+def test_a_weak_detection_centerface_does_not_see_is_dropped(clip, index, false_box):
+    """Weak (under ``confirm_below``), large, found by one whole-frame pass only, no tracked
+    face there, and CenterFace sees nothing on a close crop: not a face. talking_s18 frames
+    221-281 otherwise get a grey disc over half her face; the person is still found."""
+    from streamanon.geometry import box_iou
+
+    frame = _shared_frames(clip, {index})[index]
+    unchecked = FaceDetector(DetectorConfig(confirm_below=0.0)).detect(frame)
+    assert any(box_iou(d.box, false_box) > 0.5 and d.score < 0.7 for d in unchecked)
+    faces = FaceDetector(DetectorConfig()).detect(frame)
+    assert not any(box_iou(d.box, false_box) > 0.3 for d in faces)
+    assert len(faces) == len(unchecked) - 1 and all(d.score >= 0.7 for d in faces if d.box[2] - d.box[0] >= 96)
+
+
+def test_a_weak_profile_centerface_sees_is_kept():
+    """stage_profiles_360p frame 45: a singer in profile, close up, that MediaPipe scores 0.59
+    and only its short-range pass finds; CenterFace's close look scores 0.5: kept (a face the
+    independent detector sees too)."""
+    frame = _shared_frames("stage_profiles_360p.mp4", {45})[45]
+    faces = FaceDetector(DetectorConfig()).detect(frame)
+    profile = [d for d in faces if _inside(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2), (420, 180, 520, 280))]
+    assert len(profile) == 1 and profile[0].score < 0.7 and profile[0].box[2] - profile[0].box[0] >= 96
