@@ -53,8 +53,9 @@ class DetectorConfig:
     counts only if CenterFace also sees a face on a close crop around it. 0 counts every
     detection. Weak single-pass detections on 16 shared clips (every 3rd frame) were a
     chandelier and the hair and shoulder beside talking_s18's face (covered by a grey disc over
-    half her face for 70 frames); none was a face the independent detector (YuNet) sees.
-    Costs one CenterFace run on a 256 px crop per such detection."""
+    half her face for 70 frames); none was a face the independent detector (YuNet) sees
+    (``benchmarks/weak_detections.py``). Costs one CenterFace run on a 256 px crop per such
+    detection."""
     tiles_per_frame: int = 3
     """Tiles scanned per frame, round robin (bounded cost). A face found on a later visit is
     covered back to its first frame by the lookahead (``runtime.lookahead``), so keep the tile
