@@ -53,8 +53,8 @@ faces anyway."""
 CONFIRM_SCORE = 0.2
 """CenterFace's score on the close crop (``CenterFace.score_near``) that confirms such a
 detection. Measured on the 16 shared clips, every 3rd frame: the false ones score 0-0.09
-(a chandelier, the hair and shoulder beside talking_s18's face); a profile close-up MediaPipe
-scores 0.59 (stage_profiles frame 45) scores 0.47-0.51."""
+(a chandelier, the hair and shoulder beside talking_s18's face); a profile close-up
+(stage_profiles frame 45, MediaPipe 0.59) scores 0.47-0.51."""
 
 
 @dataclass(frozen=True)
