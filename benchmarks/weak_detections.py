@@ -40,7 +40,7 @@ def main() -> int:
 
     from streamanon.centerface import CenterFace
     from streamanon.config import DetectorConfig
-    from streamanon.detect import CONFIRM_MIN_SIZE, CONFIRM_SCORE, FaceDetector, _run_detector, _same_face
+    from streamanon.detect import CONFIRM_MIN_SIZE, CONFIRM_SCORE, FaceDetector, _Raw, _run_detector, _same_face
     from streamanon.evaluation.faces import create_detector
     from streamanon.geometry import box_iou
 
@@ -57,9 +57,10 @@ def main() -> int:
                 if index % args.stride:
                     continue
                 image = frame.to_ndarray(format="rgb24")
+                yunet_boxes = None  # YuNet runs once per frame, and only on frames with a candidate
                 found = (_run_detector(detector._short, image, 0, 0, 0.5, "short")
                          + _run_detector(detector._full, image, 0, 0, 0.5, "full")
-                         + [_as_raw(b, s, k) for b, s, k in centerface.detect(image)])
+                         + [_Raw(b, s, k, primary=False, source="centerface") for b, s, k in centerface.detect(image)])
                 for raw in found:
                     x0, y0, x1, y1 = raw.box
                     if (raw.source == "centerface" or raw.score >= args.below
@@ -69,7 +70,9 @@ def main() -> int:
                         continue
                     judged += 1
                     near = centerface.score_near(image, raw.box)
-                    yn = max((box_iou(raw.box, f.box) for f in yunet.detect(image)), default=0.0)
+                    if yunet_boxes is None:
+                        yunet_boxes = [f.box for f in yunet.detect(image)]
+                    yn = max((box_iou(raw.box, b) for b in yunet_boxes), default=0.0)
                     rows.append({"clip": Path(clip).name, "frame": index, "source": raw.source,
                                  "box": [round(v) for v in raw.box], "score": round(raw.score, 3),
                                  "centerface_near": round(near, 3), "dropped": near < CONFIRM_SCORE,
@@ -86,12 +89,6 @@ def main() -> int:
                                "rows": rows}, indent=1))
     print(f"wrote {out}")
     return 0
-
-
-def _as_raw(box, score, keypoints):
-    from streamanon.detect import _Raw
-
-    return _Raw(box, score, keypoints, primary=False, source="centerface")
 
 
 if __name__ == "__main__":

@@ -114,4 +114,3 @@ class CenterFace:
             found.append(((float(x0), float(y0), float(x1), float(y1)), float(heat[0, 0, y, x]),
                           kps.astype(np.float32)))
         return found
-
