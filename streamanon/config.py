@@ -122,6 +122,11 @@ class AnonymizerConfig:
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
     dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
+    guard_frames: int = 3
+    """Identity guard: judge the candidates on this many frames of the new face, its first and
+    later ones the lookahead holds (``runtime.lookahead``), spread out, by their mean distance
+    (1: the first frame only). One frame is a noisy judge of a clip: talking_d10 re-ID 0.33 ->
+    0.06 in a probe (MODEL_CARD.md). Each frame costs the guard's time again."""
     guard_redraws: int = 0
     """Identity guard with the identity check (opt-in): a face the check covers at 3 checks
     in a row is drawn a new identity (12 more candidates, the farthest from the person as the

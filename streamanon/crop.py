@@ -34,6 +34,25 @@ def cut_faces(image: np.ndarray, tracks: Sequence[Track], config: MaskConfig, co
     return crops
 
 
+def later_crops(frames: Sequence[tuple[np.ndarray, Sequence[Track]]], track_ids: Sequence[int],
+                config: MaskConfig, count: int) -> dict[int, list[FaceCrop]]:
+    """Up to ``count`` crops per track in ``track_ids`` from ``frames`` (images with their
+    tracks, oldest first: the frames a lookahead holds), spread over the frames where the face
+    is measured (not coasting, with a mesh), the last of them included."""
+    out: dict[int, list[FaceCrop]] = {}
+    if count < 1:
+        return out
+    for track_id in track_ids:
+        seen = [(image, t) for image, tracks in frames for t in tracks
+                if t.track_id == track_id and not t.coasting and t.landmarks is not None]
+        if not seen:
+            continue
+        picks = sorted({int(round(k)) for k in np.linspace(0, len(seen) - 1, count + 1)[1:]}) \
+            if len(seen) > count else range(len(seen))
+        out[track_id] = [cut_faces(seen[k][0], [seen[k][1]], config, cover=False)[0] for k in picks]
+    return out
+
+
 def crop_region(track: Track, width: int, height: int, cover: bool) -> tuple[int, int, int, int]:
     """The integer square region of the frame cut around ``track``'s face."""
     return square_region(track.box, COVER_CROP_SCALE if (cover or track.coasting) else CROP_SCALE, width, height)

@@ -39,6 +39,11 @@ class Lookahead:
             out.append(self._held.popleft())
         return out
 
+    @property
+    def held(self) -> tuple[FrameAnalysis, ...]:
+        """The analyses held now, oldest first (the frames after those that left)."""
+        return tuple(self._held)
+
     def release(self, count: int) -> list[FrameAnalysis]:
         """The oldest ``count`` held analyses, before the window is full (a deadline is near)."""
         return [self._held.popleft() for _ in range(min(count, len(self._held)))]

@@ -11,9 +11,10 @@ ids, identity seeds, generator) belongs to this one stream.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 from .config import BASELINE_MODES, Config, fallback_kind
-from .crop import cut_faces
+from .crop import cut_faces, later_crops
 from .detect import FaceDetector
 from .failsafe import FailsafePolicy, generate_or_cover
 from .generators import FaceGenerator, create_generator
@@ -69,7 +70,7 @@ class Anonymizer:
             from .synthetic.identity_check import create_identity_check
             from .synthetic.identity_guard import create_identity_guard
 
-            self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws)
+            self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws, a.guard_frames)
             self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
                                                self.policy.color, views=a.verify_views, hold=a.verify_hold)
         self.generator = self.steady.smooth_latents(self.generator)
@@ -93,7 +94,10 @@ class Anonymizer:
             tracks = self.temporal.smooth_landmarks(frame, measured, cut)
         return FrameAnalysis(frame, tuple(detections), tracks, measured=measured, cut=cut)
 
-    def render(self, analysis: FrameAnalysis) -> tuple[VideoFrame, FrameRecord]:
+    def render(self, analysis: FrameAnalysis,
+               upcoming: Sequence[FrameAnalysis] = ()) -> tuple[VideoFrame, FrameRecord]:
+        """Steps 6-14 for one analysed frame. ``upcoming``: the analyses of the frames after it
+        that a lookahead holds (the identity guard judges a new face on some of them too)."""
         frame = analysis.frame
         # 6. Cut each tracked face with its blend mask (identity seed travels with the track).
         with self.stats.clock("crop"):
@@ -102,10 +106,13 @@ class Anonymizer:
         with self.stats.clock("temporal"):
             crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)
         # 8. Generate new faces; anything that fails, times out or coasts gets the cover. (The
-        #    optional identity guard first picks, once per identity, the farthest-drawn seed.)
+        #    optional identity guard first picks, once per identity, the farthest-drawn seed,
+        #    judged on this frame and on later ones the lookahead holds.)
         with self.stats.clock("generate"):
             if self.guard is not None:
-                crops = self.guard.choose(crops)
+                later = later_crops([(a.frame.image, a.tracks) for a in upcoming], self.guard.undecided(crops),
+                                    self.mask, self.guard.frames - 1)
+                crops = self.guard.choose(crops, later)
             patches, events = generate_or_cover(self.generator, crops, self.policy, self._drawn)
             self._drawn = {p.track_id for p in patches if not p.fallback}
         # 9. Blend each new face with its track's previous ones (steady face and skin tone).
@@ -144,6 +151,7 @@ class Anonymizer:
         return frame.with_image(image), record
 
     def process(self, frame: VideoFrame) -> tuple[VideoFrame, FrameRecord]:
+        """Analyse and render one frame (no lookahead)."""
         return self.render(self.analyze(frame))
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .lookahead import Lookahead
 from .pipeline import Anonymizer
@@ -100,8 +100,10 @@ class StagedRunner:
                     return
         return loop
 
-    def _render(self, analyses: Iterable) -> list:
-        return [self.anonymizer.render(a) for a in analyses]
+    def _render(self, analyses: Sequence) -> list:
+        """Render the analyses leaving the lookahead; each sees the ones after it."""
+        return [self.anonymizer.render(a, upcoming=[*analyses[k + 1:], *self.lookahead.held])
+                for k, a in enumerate(analyses)]
 
     def _guard(self, fn: Callable[[], None], out: queue.Queue) -> Callable[[], None]:
         def run() -> None:

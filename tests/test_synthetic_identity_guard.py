@@ -152,3 +152,105 @@ def _scripted_crop(seed):
     mask = np.ones((32, 32), np.float32)
     lm = np.array([[4, 4], [28, 28], [16, 20]], np.float32)
     return FaceCrop(track_id=3, box=(0, 0, 32, 32), image=image, mask=mask, seed=seed, landmarks=lm)
+
+
+class FrameSeedFaces:
+    """Like ``SeedFaces``, but the distance depends on the frame too: each crop's image holds
+    its frame number in pixel (0, 0, 1); the drawn face keeps it and adds the seed's marker."""
+
+    name = "frame-seed-faces"
+
+    def __init__(self, distance):
+        self.distance, self.batches = distance, []  # (seed, frame) -> distance
+
+    def refuses(self, crop, drawn_before=False):
+        return "too small" if crop.image.shape[0] < 16 else None
+
+    def generate(self, batch):
+        from streamanon.types import FacePatch
+
+        self.batches.append([(c.seed, int(c.image[0, 0, 1])) for c in batch])
+        patches = []
+        for c in batch:
+            image = c.image.copy()
+            image[0, 0, 0] = c.seed % 250 + 1
+            patches.append(FacePatch(c.track_id, c.box, image, np.ones_like(c.mask)))
+        return patches
+
+    def embed(self, image, rect, landmarks=None):
+        vec = np.zeros(128, np.float32)
+        marker, frame = int(image[0, 0, 0]), int(image[0, 0, 1])
+        vec[0] = next((d for (s, f), d in self.distance.items() if s % 250 + 1 == marker and f == frame), 0.0)
+        return vec
+
+
+def test_guard_judges_candidates_on_later_frames_by_their_mean_distance():
+    """The candidate farthest in the first frame comes near the person later; judged on three
+    frames, the one far on average wins. Faces the generator would not draw, coasting ones and
+    frames beyond ``frames`` - 1 are not judged."""
+    from dataclasses import replace
+
+    a, b, c = candidate_seeds(7, 3)
+    table = {(a, 0): 0.60, (b, 0): 0.80, (c, 0): 0.70,   # first frame alone: b
+             (a, 1): 0.60, (b, 1): 0.55, (c, 1): 0.75,
+             (a, 2): 0.60, (b, 2): 0.50, (c, 2): 0.72}   # mean: a 0.60, b 0.62, c 0.72
+    faces = FrameSeedFaces(table)
+    first = _framed_crop(seed=7, frame=0)
+    later = [replace(_framed_crop(7, 9), coasting=True), _framed_crop(7, 1), _framed_crop(7, 5, side=8),
+             _framed_crop(7, 2), _framed_crop(7, 3)]
+    guard = IdentityGuard(faces, faces, candidates=3, frames=3)
+    assert guard.undecided([first, replace(first, track_id=4, coasting=True)]) == [first.track_id]
+    (chosen,) = guard.choose([first], {first.track_id: later})
+    assert chosen.seed == c and guard.judged[7] == 3
+    assert faces.batches == [[(s, f) for f in (0, 1, 2) for s in (a, b, c)]]  # one batch
+    assert np.allclose(guard.distances[7], [0.60, (0.80 + 0.55 + 0.50) / 3, (0.70 + 0.75 + 0.72) / 3])
+    assert guard.undecided([first]) == []
+    # The first frame alone picks the candidate that comes near later.
+    alone = IdentityGuard(FrameSeedFaces(table), FrameSeedFaces(table), candidates=3, frames=1)
+    assert alone.choose([first], {first.track_id: later})[0].seed == b and alone.judged[7] == 1
+    with pytest.raises(ConfigError, match="guard_frames"):
+        IdentityGuard(faces, faces, candidates=3, frames=0)
+
+
+def _framed_crop(seed, frame, side=32):
+    from dataclasses import replace
+
+    image = np.zeros((side, side, 3), np.uint8)
+    image[0, 0, 1] = frame
+    return replace(_scripted_crop(seed), box=(0, 0, side, side), image=image,
+                   mask=np.ones((side, side), np.float32))
+
+
+def test_pipeline_judges_a_new_face_on_frames_the_lookahead_holds():
+    """Real clip, real generator and recogniser: with a lookahead the guard sees the new face
+    in the frame it is born and in two frames held after it (spread out, the last included);
+    without one, only in its first frame."""
+    from conftest import shared_video
+    from streamanon.config import Config
+    from streamanon.crop import later_crops
+    from streamanon.io import VideoReader
+    from streamanon.pipeline import Anonymizer
+    from streamanon.runner import StagedRunner
+
+    with VideoReader(shared_video("talking_d0.mp4")) as reader:
+        frames = [f for _, f in zip(range(10), reader.frames())]
+    config = Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 3,
+                                "anonymizer.verify_every": 0, "identity.salt": "frames"})
+    an = Anonymizer(config)
+    analyses = [an.analyze(f) for f in frames]
+    (track,) = analyses[0].tracks
+    later = later_crops([(a.frame.image, a.tracks) for a in analyses[1:]], [track.track_id], an.mask, 2)
+    (crops,) = later.values()
+    assert len(crops) == 2 and all(c.landmarks is not None for c in crops)
+    # frames 5 and 9 of the nine held: their crops are cut from those frames' images
+    x0, y0, x1, y1 = crops[1].box
+    assert np.array_equal(crops[1].image, frames[9].image[y0:y1, x0:x1])
+    assert not np.array_equal(crops[1].image, frames[1].image[y0:y1, x0:x1])
+    an.close()
+    for lookahead, judged in ((6, 3), (0, 1)):
+        an = Anonymizer(config)
+        out = list(StagedRunner(an, queue_size=2, lookahead=lookahead).run(frames))
+        assert [f.index for f, _ in out] == list(range(10)) and out[0][1].replaced == 1
+        (seed,) = an.guard.judged
+        assert an.guard.judged[seed] == judged and len(an.guard.distances[seed]) == 3
+        an.close()

@@ -268,12 +268,12 @@ class StreamanonFilter(GstBase.BaseTransform):
         out = []
         if analyses and not self._tags_sent:
             self._send_tags()
-        for analysis in analyses:
+        for k, analysis in enumerate(analyses):
             frame = analysis.frame
             held = self._held.pop(frame.index)
             buffer = held.buffer if is_writable(held.buffer) else _shallow_copy(held.buffer)
             started = time.perf_counter()
-            rendered, record = self.anonymizer.render(analysis)
+            rendered, record = self.anonymizer.render(analysis, upcoming=[*analyses[k + 1:], *self.lookahead.held])
             self._process_seconds += time.perf_counter() - started
             region = changed_region(frame.image, rendered.image)
             if region is not None:
@@ -347,6 +347,7 @@ class _NoLookahead:
 
     frames = 0
     backfilled = 0
+    held = ()
 
     def push(self, analysis):
         return [analysis]

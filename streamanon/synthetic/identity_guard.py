@@ -13,7 +13,13 @@ in the next ones (rank correlation of seeds between a track's first and later fr
 (Spearman -0.13), so a recogniser is needed.
 
 The choice is made once per identity seed, at the first frame the face is drawn, and kept for
-the stream (a person re-associated after leaving keeps the chosen face). The recogniser sees
+the stream (a person re-associated after leaving keeps the chosen face). With ``frames`` > 1
+the candidates are judged on that frame and on later frames of the same face that the
+pipeline holds in its lookahead (``later``), by their mean distance: one frame is a noisy
+judge of a whole clip (talking_d10, salt s6: the candidate farthest in the first frame was
+0.71 from her on average over the clip and the nearest of her views 31 % of the time in the
+eval's gallery; judged on frames 0, 5 and 10, the candidate chosen was 0.74 away and nearest
+6 % of the time; ``scratch`` probe in MODEL_CARD.md). The recogniser sees
 the original face only to move away from it; nothing of it reaches the generator. dlib is
 also the eval's attacker: dlib figures measured with the guard on are optimistic; the eval's
 LBP attacker is the independent check (MODEL_CARD.md).
@@ -34,7 +40,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -59,38 +65,56 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
 class IdentityGuard:
     """One per stream: the chosen seed of every identity it has drawn."""
 
-    def __init__(self, generator, embedder: Embedder, candidates: int = 6, redraws: int = 0) -> None:
+    def __init__(self, generator, embedder: Embedder, candidates: int = 6, redraws: int = 0,
+                 frames: int = 1) -> None:
         if candidates < 2:
             raise ConfigError(f"anonymizer.guard_candidates: expected 0 (off) or at least 2, got {candidates}")
         if redraws < 0:
             raise ConfigError(f"anonymizer.guard_redraws: expected 0 (never) or more, got {redraws}")
+        if frames < 1:
+            raise ConfigError(f"anonymizer.guard_frames: expected at least 1, got {frames}")
         self.generator, self.embedder, self.candidates = generator, embedder, int(candidates)
-        self.max_redraws = int(redraws)
+        self.max_redraws, self.frames = int(redraws), int(frames)
         self._chosen: OrderedDict[int, int] = OrderedDict()
         self._origin: dict[int, int] = {}  # chosen seed -> the identity's own seed
         self.redraws: dict[int, int] = {}
         """New identities drawn by ``redraw``, by the identity's own seed."""
         self.distances: dict[int, list[float]] = {}
-        """Recogniser distance of each candidate, by original seed (for reports and tests; kept
-        as long as the choice is)."""
+        """Recogniser distance of each candidate (mean over the frames judged), by original seed
+        (for reports and tests; kept as long as the choice is)."""
+        self.judged: dict[int, int] = {}
+        """Frames each choice was judged on, by original seed (kept as long as the choice is)."""
 
-    def choose(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
-        """``crops`` with each identity's chosen seed (chosen now for identities drawn first)."""
-        refuses = getattr(self.generator, "refuses", None)
+    def undecided(self, crops: Sequence[FaceCrop]) -> list[int]:
+        """Track ids of the crops whose identity ``choose`` would choose now: the pipeline
+        cuts later frames of these faces for it (``frames`` > 1)."""
+        return [c.track_id for c in crops if self._drawable(c) and c.seed not in self._chosen]
+
+    def choose(self, crops: Sequence[FaceCrop],
+               later: Mapping[int, Sequence[FaceCrop]] | None = None) -> list[FaceCrop]:
+        """``crops`` with each identity's chosen seed (chosen now for identities drawn first,
+        judged on this frame and on up to ``frames`` - 1 of ``later[track_id]``, the same
+        face in frames to come; faces the generator would not draw there are skipped)."""
         for crop in crops:
-            if crop.seed in self._chosen or crop.coasting or crop.landmarks is None:
-                continue
-            if refuses is not None and refuses(crop, False) is not None:
-                continue  # not drawn (yet): choose when it is
-            self._chosen[crop.seed], _ = self._pick(crop)
+            if crop.seed in self._chosen or not self._drawable(crop):
+                continue  # chosen already, or not drawn (yet): choose when it is
+            ahead = [c for c in (later or {}).get(crop.track_id, ()) if self._drawable(c)]
+            self._chosen[crop.seed], _ = self._pick(crop, later=ahead[:self.frames - 1])
             self._origin[self._chosen[crop.seed]] = crop.seed
             while len(self._chosen) > REMEMBERED:
                 forgotten, chosen = self._chosen.popitem(last=False)
                 self.distances.pop(forgotten, None)
+                self.judged.pop(forgotten, None)
                 self.redraws.pop(forgotten, None)
                 self._origin.pop(chosen, None)
         return [c if self._chosen.get(c.seed, c.seed) == c.seed else replace(c, seed=self._chosen[c.seed])
                 for c in crops]
+
+    def _drawable(self, crop: FaceCrop) -> bool:
+        if crop.coasting or crop.landmarks is None:
+            return False
+        refuses = getattr(self.generator, "refuses", None)
+        return refuses is None or refuses(crop, False) is None
 
     def redraw(self, crops: Sequence[FaceCrop], views: Callable[[int], list[np.ndarray]],
                min_distance: float) -> list[int]:
@@ -123,29 +147,35 @@ class IdentityGuard:
             done.append(crop.track_id)
         return done
 
-    def _pick(self, crop: FaceCrop, seeds: Sequence[int] | None = None,
-              avoid: Sequence[np.ndarray] = (), keep: int | None = None) -> tuple[int, float]:
+    def _pick(self, crop: FaceCrop, seeds: Sequence[int] | None = None, avoid: Sequence[np.ndarray] = (),
+              keep: int | None = None, later: Sequence[FaceCrop] = ()) -> tuple[int, float]:
         """(seed, its distance): of ``seeds`` (else the identity's first candidates), the one
-        whose drawn face is farthest from the person in this frame and from every face in
-        ``avoid``; on failure ``keep`` (else the crop's own seed) and nan."""
+        whose drawn face is farthest from the person, on average over this frame and the
+        ``later`` ones (each drawn face against the person in its own frame; in this frame
+        against every face in ``avoid`` too); on failure ``keep`` (else the crop's own seed)
+        and nan."""
         seeds = candidate_seeds(crop.seed, self.candidates) if seeds is None else list(seeds)
-        try:
-            patches = self.generator.generate([replace(crop, seed=s) for s in seeds])
-            reference = self.embedder.embed(crop.image, face_rect(crop))
-            drawn = [drawn_embedding(self.embedder, crop, patch) for patch in patches]
-            distances = [min(float(np.linalg.norm(d - r)) for r in [reference, *avoid]) for d in drawn]
+        views = [crop, *later]
+        try:  # one batch: every candidate in every frame judged
+            patches = self.generator.generate([replace(v, seed=s) for v in views for s in seeds])
+            per_view = []
+            for k, view in enumerate(views):
+                people = [self.embedder.embed(view.image, face_rect(view)), *(avoid if k == 0 else ())]
+                drawn = [drawn_embedding(self.embedder, view, p) for p in patches[k * len(seeds):(k + 1) * len(seeds)]]
+                per_view.append([min(float(np.linalg.norm(d - r)) for r in people) for d in drawn])
+            distances = [float(d) for d in np.mean(per_view, axis=0)]
         except Exception as exc:  # the guard only improves a choice; without it the seed stands
             log.warning("identity guard failed for track %d, keeping its seed: %s", crop.track_id, exc)
             return (crop.seed if keep is None else keep), float("nan")
         if keep is None:
-            self.distances[crop.seed] = distances
+            self.distances[crop.seed], self.judged[crop.seed] = distances, len(views)
         best = int(np.argmax(distances))
         return seeds[best], distances[best]
 
 
-def create_identity_guard(generator, candidates: int, redraws: int = 0) -> IdentityGuard | None:
+def create_identity_guard(generator, candidates: int, redraws: int = 0, frames: int = 1) -> IdentityGuard | None:
     """The guard for ``anonymizer.guard_candidates`` (0: none). Needs dlib (synthetic extra)."""
     if candidates == 0:
         return None
     return IdentityGuard(generator, dlib_recogniser("identity guard", "anonymizer.guard_candidates: 0"),
-                         candidates, redraws)
+                         candidates, redraws, frames)
