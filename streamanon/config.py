@@ -125,8 +125,8 @@ class AnonymizerConfig:
     guard_frames: int = 3
     """Identity guard: judge the candidates on this many frames of the new face, its first and
     later ones the lookahead holds (``runtime.lookahead``), spread out, by their mean distance
-    (1: the first frame only). One frame is a noisy judge of a clip: talking_d10 re-ID 0.33 ->
-    0.06 in a probe (MODEL_CARD.md). Each frame costs the guard's time again."""
+    (1: the first frame only). One frame is a noisy judge of a clip: talking_d10 re-ID 0.333 ->
+    0.022, identity-check covers 31 -> 0 (salt s6, MODEL_CARD.md). Each frame costs the guard's time again."""
     guard_redraws: int = 0
     """Identity guard with the identity check (opt-in): a face the check covers at 3 checks
     in a row is drawn a new identity (12 more candidates, the farthest from the person as the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
+from typing import Iterator, Sequence
 
 from .geometry import box_center_size, box_from_center
 from .pipeline import FrameAnalysis
@@ -65,6 +66,14 @@ class Lookahead:
             idx = self._held.index(held)
             self._held[idx] = replace(held, tracks=held.tracks + (ghost,))
             self.backfilled += 1
+
+
+def with_upcoming(leaving: Sequence[FrameAnalysis], held: Sequence[FrameAnalysis]
+                  ) -> Iterator[tuple[FrameAnalysis, list[FrameAnalysis]]]:
+    """Each analysis leaving the window with the ones after it: the rest of ``leaving``, then
+    ``held`` (what a renderer may look ahead at)."""
+    for k, analysis in enumerate(leaving):
+        yield analysis, [*leaving[k + 1:], *held]
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

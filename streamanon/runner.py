@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .lookahead import Lookahead
+from .lookahead import Lookahead, with_upcoming
 from .pipeline import Anonymizer
 from .types import FrameRecord, VideoFrame
 
@@ -102,8 +102,7 @@ class StagedRunner:
 
     def _render(self, analyses: Sequence) -> list:
         """Render the analyses leaving the lookahead; each sees the ones after it."""
-        return [self.anonymizer.render(a, upcoming=[*analyses[k + 1:], *self.lookahead.held])
-                for k, a in enumerate(analyses)]
+        return [self.anonymizer.render(a, upcoming) for a, upcoming in with_upcoming(analyses, self.lookahead.held)]
 
     def _guard(self, fn: Callable[[], None], out: queue.Queue) -> Callable[[], None]:
         def run() -> None:

@@ -263,17 +263,18 @@ class StreamanonFilter(GstBase.BaseTransform):
 
     def _render(self, analyses) -> list[Gst.Buffer]:
         """Steps 3-7 for the frames leaving the lookahead; pixels and metas go into their buffers."""
+        from ..lookahead import with_upcoming
         from ..provenance.manifest import frame_payload
 
         out = []
         if analyses and not self._tags_sent:
             self._send_tags()
-        for k, analysis in enumerate(analyses):
+        for analysis, upcoming in with_upcoming(analyses, self.lookahead.held):
             frame = analysis.frame
             held = self._held.pop(frame.index)
             buffer = held.buffer if is_writable(held.buffer) else _shallow_copy(held.buffer)
             started = time.perf_counter()
-            rendered, record = self.anonymizer.render(analysis, upcoming=[*analyses[k + 1:], *self.lookahead.held])
+            rendered, record = self.anonymizer.render(analysis, upcoming)
             self._process_seconds += time.perf_counter() - started
             region = changed_region(frame.image, rendered.image)
             if region is not None:

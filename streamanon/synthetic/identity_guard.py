@@ -19,7 +19,7 @@ pipeline holds in its lookahead (``later``), by their mean distance: one frame i
 judge of a whole clip (talking_d10, salt s6: the candidate farthest in the first frame was
 0.71 from her on average over the clip and the nearest of her views 31 % of the time in the
 eval's gallery; judged on frames 0, 5 and 10, the candidate chosen was 0.74 away and nearest
-6 % of the time; ``scratch`` probe in MODEL_CARD.md). The recogniser sees
+6 % of the time: ``benchmarks/guard_frames.py``; the eval's re-ID there 0.333 -> 0.022, MODEL_CARD.md). The recogniser sees
 the original face only to move away from it; nothing of it reaches the generator. dlib is
 also the eval's attacker: dlib figures measured with the guard on are optimistic; the eval's
 LBP attacker is the independent check (MODEL_CARD.md).
@@ -88,7 +88,7 @@ class IdentityGuard:
     def undecided(self, crops: Sequence[FaceCrop]) -> list[int]:
         """Track ids of the crops whose identity ``choose`` would choose now: the pipeline
         cuts later frames of these faces for it (``frames`` > 1)."""
-        return [c.track_id for c in crops if self._drawable(c) and c.seed not in self._chosen]
+        return [c.track_id for c in crops if c.seed not in self._chosen and self._drawable(c)]
 
     def choose(self, crops: Sequence[FaceCrop],
                later: Mapping[int, Sequence[FaceCrop]] | None = None) -> list[FaceCrop]:
