@@ -50,6 +50,55 @@ def test_tiny_training_run_resumes_and_packages(tmp_path):
     assert w.model.resolution == 64 and w.info["training"]["step"] == 3
 
 
+@pytest.mark.skipif(not FACES.exists(), reason="needs ../shared/data/faces (UTKFace)")
+def test_worker_processes_draw_the_same_batches_whatever_their_count(tmp_path):
+    """Batch k comes from its own seed (seed, k): 1 and 2 workers train on the same data, so the
+    two runs log the same losses; a resumed run continues with step 3's batch."""
+    import numpy as np
+
+    from streamanon.cli import main
+
+    cfg = _tiny_config(tmp_path, faces=12, sample_every=5, extra="workers: 1")
+    assert main(["train", "--config", str(cfg), "--steps", "3"]) == 0
+    two = tmp_path / "two.yaml"
+    two.write_text(cfg.read_text().replace("workers: 1", "workers: 2").replace(str(tmp_path / "run"),
+                                                                              str(tmp_path / "run2")))
+    assert main(["train", "--config", str(two), "--steps", "2"]) == 0
+    assert main(["train", "--config", str(two), "--steps", "3"]) == 0  # resumes at step 2
+    logs = [[json.loads(line) for line in (tmp_path / run / "train.jsonl").read_text().splitlines()]
+            for run in ("run", "run2")]
+    assert [r["step"] for r in logs[1]] == [1, 2, 3]
+    np.testing.assert_allclose([r["loss"] for r in logs[0]], [r["loss"] for r in logs[1]], rtol=1e-4)
+
+
+@pytest.mark.skipif(not FACES.exists(), reason="needs ../shared/data/faces (UTKFace)")
+def test_a_new_run_can_start_from_shipped_weights_of_the_same_architecture(tmp_path):
+    import numpy as np
+
+    from streamanon.cli import main
+    from streamanon.errors import ConfigError
+    from streamanon.synthetic.train import load_run_config, train
+    from streamanon.synthetic.weights import load_weights
+
+    cfg = _tiny_config(tmp_path, faces=12, sample_every=5)
+    first = tmp_path / "first.safetensors"
+    assert main(["train", "--config", str(cfg), "--package", str(first)]) == 0
+    tuned = tmp_path / "tuned.yaml"  # learning rate 0: the started run keeps the weights it loaded
+    tuned.write_text(cfg.read_text().replace(str(tmp_path / "run"), str(tmp_path / "tuned"))
+                     .replace("threads: 1,", f"threads: 1, lr: 0.0, init_from: {first},"))
+    out = tmp_path / "tuned.safetensors"
+    assert main(["train", "--config", str(tuned), "--steps", "1", "--package", str(out)]) == 0
+    w0, w1 = load_weights(first), load_weights(out)
+    assert w1.info["training"]["init_from"] == {"file": first.name, "sha256": w0.sha256, "step": 2}
+    assert w1.info["training"]["step"] == 1
+    assert all(np.array_equal(w0.unet[k], w1.unet[k]) for k in w0.unet)
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(tuned.read_text().replace("[16, 32]", "[16, 48]").replace(str(tmp_path / "tuned"),
+                                                                               str(tmp_path / "wide")))
+    with pytest.raises(ConfigError, match="expected the architecture"):
+        train(load_run_config(wide))
+
+
 def test_unknown_training_keys_are_rejected(tmp_path):
     from streamanon.errors import ConfigError
     from streamanon.synthetic.train import load_run_config

@@ -3,7 +3,8 @@
 The cache lives outside git (``scratch/``). Stage 1 (``precompute_meshes``) runs the face
 mesh on every training image (about 1-2 minutes for 9,780 faces); stage 2
 (``build_aligned_cache``) warps every face to the canonical frame; ``FaceBatches`` then
-renders conditions with random augmentation for each batch.
+renders conditions with random augmentation for each batch, and ``StepBatches`` renders the
+batch of any training step on its own (for worker processes).
 """
 
 from __future__ import annotations
@@ -108,10 +109,10 @@ class FaceBatches:
     """Random augmented batches: (target image in [-1, 1], conditions) as float32 arrays."""
 
     def __init__(self, faces: FaceSet, indices: np.ndarray, resolution: int, grid: int,
-                 mirror: np.ndarray, seed: int, augment: bool = True) -> None:
+                 mirror: np.ndarray, seed: int | tuple[int, ...], augment: bool = True) -> None:
         self.faces, self.indices, self.res, self.grid = faces, indices, resolution, grid
         self.mirror, self.augment = mirror, augment
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(list(seed) if isinstance(seed, tuple) else seed)
 
     def sample(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.rng.choice(self.indices, size=batch, replace=False)
@@ -149,3 +150,21 @@ class FaceBatches:
         f = (f - f.mean()) * np.exp(rng.normal(0, 0.1)) + f.mean()
         img = np.clip(f * gain, 0, 255).astype(np.uint8)
         return img, lm, float(rng.uniform(1.05, 1.3))
+
+
+class StepBatches:
+    """The batch of training step ``k``, drawn with its own RNG seeded by ``(seed, k)``.
+
+    A map-style dataset for ``torch.utils.data.DataLoader`` (``batch_size=None``): any worker
+    process can render any step, the order of batches does not depend on the number of
+    workers, and a resumed run needs only its step number.
+    """
+
+    def __init__(self, faces: FaceSet, indices: np.ndarray, resolution: int, grid: int,
+                 mirror: np.ndarray, seed: int, batch: int) -> None:
+        self.faces, self.indices, self.res, self.grid = faces, indices, resolution, grid
+        self.mirror, self.seed, self.batch = mirror, seed, batch
+
+    def __getitem__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        batches = FaceBatches(self.faces, self.indices, self.res, self.grid, self.mirror, (self.seed, int(step)))
+        return batches.sample(self.batch)

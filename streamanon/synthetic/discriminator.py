@@ -12,9 +12,13 @@ distillation and DeepPrivacy2). Used by ``streamanon train`` only, never shipped
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+log = logging.getLogger(__name__)
 
 
 class PatchDiscriminator(nn.Module):
@@ -52,3 +56,59 @@ def balance(reconstruction: torch.Tensor, adversarial: torch.Tensor, layer: torc
     g_rec = torch.autograd.grad(reconstruction, layer, retain_graph=True)[0]
     g_adv = torch.autograd.grad(adversarial, layer, retain_graph=True)[0]
     return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, limit).detach()
+
+
+class Adversary:
+    """The discriminator side of ``train.adversarial_weight``: its network, optimizer and the
+    generator's extra loss. Real and drawn faces are both composited into the real
+    surroundings, so only the face and its seam are judged; patches count by their mask share."""
+
+    def __init__(self, cond_channels: int, weight: float, lr: float, device) -> None:
+        self.weight, self.lr = weight, lr
+        self.net = PatchDiscriminator(cond_channels).to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.0, 0.99))
+        self.last: dict[str, float] = {}
+
+    def load(self, state: dict | None) -> None:
+        if state is None:
+            log.info("adversarial fine-tuning: new discriminator")
+            return
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["optimizer"])
+        for group in self.opt.param_groups:  # the config's rate, not the saved one
+            group["lr"] = self.lr
+
+    def state(self) -> dict:
+        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict()}
+
+    @staticmethod
+    def _composite(face, x0, c):
+        mask = c[:, -1:]
+        return face * mask + x0 * (1 - mask), mask
+
+    def _patch_weight(self, mask, scores):
+        import torch.nn.functional as F
+
+        return F.adaptive_avg_pool2d(mask, scores.shape[-2:])
+
+    def generator_term(self, model, reconstruction, pred, x0, c):
+        image, mask = self._composite(pred, x0, c)
+        self.net.requires_grad_(False)  # the generator's step moves the generator only
+        scores = self.net(image, c)
+        self.net.requires_grad_(True)
+        adversarial = generator_loss(scores, self._patch_weight(mask, scores))
+        scale = balance(reconstruction, adversarial, model.unet.conv_out.weight)
+        self.last.update(adv_g=float(adversarial.item()), adv_scale=float(scale.item()))
+        return self.weight * scale * adversarial
+
+    def step(self, pred, x0, c) -> None:
+        fake, mask = self._composite(pred, x0, c)
+        real_scores, fake_scores = self.net(x0, c), self.net(fake, c)
+        loss = hinge_losses(real_scores, fake_scores, self._patch_weight(mask, real_scores))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.last["adv_d"] = float(loss.item())
+
+    def report(self) -> dict:
+        return dict(self.last)

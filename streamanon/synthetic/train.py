@@ -62,6 +62,13 @@ class TrainConfig:
     """Stop (with a checkpoint) after this much wall time in this invocation; 0: no limit."""
     device: str = "cpu"
     threads: int = 2
+    workers: int = 0
+    """Processes rendering batches ahead of the training step (``data.StepBatches``); 0: render
+    in the training loop, as the CPU runs did. With workers, the batch of step ``k`` is drawn
+    from the seed ``(seed, k)``: the data differ from a run with 0 workers, not with the count."""
+    init_from: str = ""
+    """Shipped weights (.safetensors) a new run starts from instead of random weights:
+    fine-tuning. Ignored once the run has a checkpoint; the architecture must match."""
     seed: int = 0
     mixed_precision: bool = False
     """bf16 autocast on CUDA."""
@@ -169,7 +176,8 @@ def train(cfg: RunConfig) -> Path:
     import cv2
     import torch
 
-    from .data import FaceBatches
+    from .data import FaceBatches, StepBatches
+    from .discriminator import Adversary
     from .model import FlowUNet, count_parameters
 
     tc = cfg.train
@@ -182,21 +190,25 @@ def train(cfg: RunConfig) -> Path:
     (out / "samples").mkdir(parents=True, exist_ok=True)
     faces, mirror = prepare(cfg)
     train_idx, hold_idx = faces.split(cfg.data.holdout)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is reproducible from its config
     model = FlowUNet(cfg.model).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    adversary = Adversary(cfg, device) if tc.adversarial_weight > 0 else None
-    step, ckpt = 0, out / "checkpoint.pt"
+    adversary = Adversary(cfg.model.cond_channels, tc.adversarial_weight, tc.discriminator_lr, device) \
+        if tc.adversarial_weight > 0 else None
+    step, ckpt, started_from = 0, out / "checkpoint.pt", None
     batches = FaceBatches(faces, train_idx, cfg.model.resolution, cfg.model.grid, mirror, tc.seed)
     gen = torch.Generator().manual_seed(tc.seed)
+    if not ckpt.exists() and tc.init_from:
+        started_from = _start_from(model, ema, cfg)
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
-        step = state["step"]
+        step, started_from = state["step"], state.get("init_from")
         batches.rng.bit_generator.state = state["data_rng"]
-        gen.set_state(state["torch_rng"])
+        gen.set_state(state["torch_rng"].cpu())  # map_location moved it to the device
         if adversary is not None:
             adversary.load(state.get("discriminator"))
         log.info("resumed %s at step %d", ckpt, step)
@@ -212,16 +224,18 @@ def train(cfg: RunConfig) -> Path:
         tmp = ckpt.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                     "step": step, "data_rng": batches.rng.bit_generator.state, "torch_rng": gen.get_state(),
-                    "model_config": cfg.model.to_dict(), "template": faces.template,
+                    "model_config": cfg.model.to_dict(), "template": faces.template, "init_from": started_from,
                     **({"discriminator": adversary.state()} if adversary is not None else {})}, tmp)
         tmp.replace(ckpt)
 
     losses = []
+    stream = _batch_stream(batches, StepBatches(faces, train_idx, cfg.model.resolution, cfg.model.grid, mirror,
+                                                tc.seed, tc.batch_size), tc, step, device)
     while step < tc.steps:
         t_start = time.time()
-        target, cond = batches.sample(tc.batch_size)
-        x0 = torch.from_numpy(target).to(device)
-        c = torch.from_numpy(cond).to(device)
+        target, cond = next(stream)
+        x0 = target.to(device, non_blocking=True)
+        c = cond.to(device, non_blocking=True)
         b = x0.shape[0]
         noise = torch.randn(x0.shape, generator=gen).to(device)
         t = torch.rand(b, generator=gen)
@@ -244,13 +258,12 @@ def train(cfg: RunConfig) -> Path:
         step += 1
         decay = min(tc.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
         if adversary is not None:
             adversary.step(pred.detach().float(), x0, c)
-        losses.append(loss.item())
+        losses.append(loss.detach())  # read at the log: no GPU sync every step
         if step % tc.log_every == 0:
-            rec = {"step": step, "loss": float(np.mean(losses)), "sec_per_step": time.time() - t_start,
+            rec = {"step": step, "loss": float(torch.stack(losses).mean()), "sec_per_step": time.time() - t_start,
                    "lr": opt.param_groups[0]["lr"], "time": time.time(),
                    **(adversary.report() if adversary is not None else {})}
             logf.write(json.dumps(rec) + "\n")
@@ -266,72 +279,46 @@ def train(cfg: RunConfig) -> Path:
         if timed_out:
             log.info("stopping after %.1f minutes at step %d (resume by running again)", tc.max_minutes, step)
             break
+    stream.close()  # stops the DataLoader's workers
     logf.close()
     return out
 
 
-class Adversary:
-    """The discriminator side of ``train.adversarial_weight``: its network, optimizer and the
-    generator's extra loss. Real and drawn faces are both composited into the real
-    surroundings, so only the face and its seam are judged; patches count by their mask share."""
+def _start_from(model, ema, cfg: RunConfig) -> dict:
+    """Load shipped weights into a new run's model and EMA; returns what they were."""
+    from .weights import load_weights
 
-    def __init__(self, cfg: RunConfig, device) -> None:
-        import torch
+    w = load_weights(cfg.train.init_from)
+    if w.model.to_dict() != cfg.model.to_dict():
+        raise ConfigError(f"train.init_from {w.path.name}: expected the architecture of this config's model "
+                          f"section {cfg.model.to_dict()}, got {w.model.to_dict()}")
+    model.load_state_dict(w.torch_state())
+    ema.load_state_dict(w.torch_state())
+    log.info("new run starts from %s (step %s)", w.path, w.info.get("training", {}).get("step"))
+    return {"file": w.path.name, "sha256": w.sha256, "step": w.info.get("training", {}).get("step")}
 
-        from .discriminator import PatchDiscriminator
 
-        self.weight, self.lr = cfg.train.adversarial_weight, cfg.train.discriminator_lr
-        self.net = PatchDiscriminator(cfg.model.cond_channels).to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.train.discriminator_lr, betas=(0.0, 0.99))
-        self.last: dict[str, float] = {}
+def _batch_stream(batches, step_batches, tc: TrainConfig, step: int, device):
+    """(target, conditions) tensors for each step from ``step`` on: rendered here with the run's
+    RNG (``workers: 0``), or by a DataLoader's worker processes, batch ``k`` from seed (seed, k)."""
+    import torch
 
-    def load(self, state: dict | None) -> None:
-        if state is None:
-            log.info("adversarial fine-tuning: new discriminator")
-            return
-        self.net.load_state_dict(state["net"])
-        self.opt.load_state_dict(state["optimizer"])
-        for group in self.opt.param_groups:  # the config's rate, not the saved one
-            group["lr"] = self.lr
+    if tc.workers <= 0:
+        while True:
+            target, cond = batches.sample(tc.batch_size)
+            yield torch.from_numpy(target), torch.from_numpy(cond)
+    import cv2
 
-    def state(self) -> dict:
-        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict()}
-
-    @staticmethod
-    def _composite(face, x0, c):
-        mask = c[:, -1:]
-        return face * mask + x0 * (1 - mask), mask
-
-    def _patch_weight(self, mask, scores):
-        import torch.nn.functional as F
-
-        return F.adaptive_avg_pool2d(mask, scores.shape[-2:])
-
-    def generator_term(self, model, reconstruction, pred, x0, c):
-        from .discriminator import balance, generator_loss
-
-        image, mask = self._composite(pred, x0, c)
-        self.net.requires_grad_(False)  # the generator's step moves the generator only
-        scores = self.net(image, c)
-        self.net.requires_grad_(True)
-        adversarial = generator_loss(scores, self._patch_weight(mask, scores))
-        scale = balance(reconstruction, adversarial, model.unet.conv_out.weight)
-        self.last.update(adv_g=float(adversarial.item()), adv_scale=float(scale.item()))
-        return self.weight * scale * adversarial
-
-    def step(self, pred, x0, c) -> None:
-        from .discriminator import hinge_losses
-
-        fake, mask = self._composite(pred, x0, c)
-        real_scores, fake_scores = self.net(x0, c), self.net(fake, c)
-        loss = hinge_losses(real_scores, fake_scores, self._patch_weight(mask, real_scores))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.last["adv_d"] = float(loss.item())
-
-    def report(self) -> dict:
-        return dict(self.last)
+    loader = torch.utils.data.DataLoader(step_batches, batch_size=None, sampler=range(step, tc.steps),
+                                         num_workers=tc.workers, prefetch_factor=4, pin_memory=device.type == "cuda")
+    # Workers are forked and render one batch each. OpenCV's thread pool must be gone before the
+    # fork: a child that touches a copied pool (even to shrink it) can hang on its locks.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield from loader
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def package(cfg: RunConfig, dest: Path, info: dict | None = None) -> str:
@@ -352,6 +339,7 @@ def package(cfg: RunConfig, dest: Path, info: dict | None = None) -> str:
         np.savez(shape_path, **shape.tensors())
     meta = {"training": {"data": "UTKFace crop_part1 (non-commercial research licence)",
                          "faces": int(len(train_idx)), "holdout": int(cfg.data.holdout), "step": int(state["step"]),
-                         "batch_size": cfg.train.batch_size, "config": cfg.train.out}}
+                         "batch_size": cfg.train.batch_size, "config": cfg.train.out,
+                         **({"init_from": state["init_from"]} if state.get("init_from") else {})}}
     meta.update(info or {})
     return save_weights(dest, cfg.model, state["ema"], shape, meta)
