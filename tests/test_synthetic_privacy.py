@@ -90,3 +90,22 @@ def test_low_frequency_channels_have_only_grid_cells_of_detail(weights):
     # Re-upsampling the cell centres reproduces the channels: nothing finer than the grid.
     assert np.abs(upsample_cells(cells.astype(np.float32), r) - low).max() < 6.0
     assert lowfreq_cells(np.zeros((r, r, 3), np.uint8), np.ones((r, r), np.float32), g).shape == (g, g, 3)
+
+
+def test_low_frequency_cells_are_the_masked_mean_of_each_cell():
+    """Each of the grid x grid cells holds the mean colour of its face pixels, nothing else;
+    a cell without face pixels takes the whole face's mean (a loop written out as reference)."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    mask = np.zeros((128, 128), np.float32)
+    mask[30:100, 25:110] = 1.0  # leaves the border cells empty
+    edges = np.linspace(0, 128, 7).round().astype(int)
+    face = image[mask > 0.5].astype(np.float64).mean(0)
+    cells = lowfreq_cells(image, mask, 6)
+    for i in range(6):
+        for j in range(6):
+            block = (slice(edges[i], edges[i + 1]), slice(edges[j], edges[j + 1]))
+            inside = mask[block] > 0.5
+            want = image[block][inside].astype(np.float64).mean(0) if inside.any() else face
+            np.testing.assert_allclose(cells[i, j], want, rtol=1e-6)
+    assert np.allclose(cells[0, 0], face) and not np.allclose(cells[2, 2], face, atol=1.0)

@@ -32,8 +32,8 @@ def _pts(lm: np.ndarray, loop) -> np.ndarray:
 
 
 def _edges(canvas: np.ndarray, lm: np.ndarray, edges, thickness: int) -> None:
-    lines = [np.stack([_pts(lm, (a,))[0], _pts(lm, (b,))[0]]) for a, b in edges]
-    cv2.polylines(canvas, lines, False, 1.0, thickness, cv2.LINE_AA, _SHIFT)
+    lines = np.round(lm * _ONE).astype(np.int32)[np.asarray(edges)]  # (E, 2 ends, xy)
+    cv2.polylines(canvas, list(lines), False, 1.0, thickness, cv2.LINE_AA, _SHIFT)
 
 
 def mesh_maps(lm: np.ndarray, resolution: int) -> np.ndarray:
@@ -79,19 +79,16 @@ def lowfreq_cells(image: np.ndarray, mask: np.ndarray, grid: int) -> np.ndarray:
     """
     r = image.shape[0]
     w = (mask > 0.5).astype(np.float64)
-    f = image.astype(np.float64)
-    edges = np.linspace(0, r, grid + 1).round().astype(int)
-    total = w.sum()
-    face_mean = (f * w[..., None]).sum((0, 1)) / total if total > 0 else f.mean((0, 1))
-    cells = np.empty((grid, grid, 3))
-    for i in range(grid):
-        for j in range(grid):
-            ws = w[edges[i]:edges[i + 1], edges[j]:edges[j + 1]]
-            n = ws.sum()
-            if n < 1:
-                cells[i, j] = face_mean
-            else:
-                cells[i, j] = (f[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] * ws[..., None]).sum((0, 1)) / n
+    weighted = image.astype(np.float64) * w[..., None]
+    starts = np.linspace(0, r, grid + 1).round().astype(int)[:-1]
+
+    def per_cell(a: np.ndarray) -> np.ndarray:  # sums over each cell's rows and columns
+        return np.add.reduceat(np.add.reduceat(a, starts, axis=0), starts, axis=1)
+
+    sums, counts = per_cell(weighted), per_cell(w)
+    total = counts.sum()
+    face_mean = sums.sum((0, 1)) / total if total > 0 else image.mean((0, 1))
+    cells = np.where(counts[..., None] < 1, face_mean, sums / np.maximum(counts, 1)[..., None])
     return cells.astype(np.float32)
 
 
