@@ -84,6 +84,16 @@ class TrackerConfig:
 
     max_coast: int = 12
     """Frames a track lives on without a detection; it stays covered meanwhile."""
+    tentative_coast: int = 3
+    """Frames a tentative track lives on without a detection, and how far the lookahead
+    back-fills it: one started by a large face only a tile found, with no face mesh
+    (``Detection.tentative``); a detection that is not tentative joining it (the close search
+    around it, or a tile finding it again where the track expects it) makes it a track like
+    the rest. Such one-frame finds in the hair above a close-up face coasted ``max_coast``
+    frames as discs growing over the drawn face (talking_s32: two, 13 frames each); the close
+    search around a coasting track (``detect.HINT_SCALE``) runs every frame and would find a
+    face that large again. Larger: longer false covers; ``max_coast`` or more: the old
+    behaviour (README "Known limits" has the measured difference)."""
     min_iou: float = 0.1
     """Overlap below which a detection cannot join a track (unless landmarks agree)."""
     landmark_weight: float = 0.5

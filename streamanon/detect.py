@@ -66,7 +66,9 @@ class _Raw:
     """MediaPipe (primary) boxes win over CenterFace's for the same face: the tracker and
     masks expect MediaPipe's box scale and six keypoints."""
     needs_mesh: bool = False
-    """A tile's detection that starts a track only if the face mesh confirms it (``TILE_FACE_MAX``)."""
+    """A large face only a tile found (``TILE_FACE_MAX``), not where a tracked face is expected:
+    without the face mesh's confirmation it is dropped (``detector.tiles_start_small_faces_only``)
+    or reported tentative (``Detection.tentative``)."""
     source: str = "short"
     """The pass that found it: ``short`` or ``full`` (that MediaPipe model on the whole frame),
     ``hint`` (the short-range model around a tracked face), ``tile`` or ``centerface``."""
@@ -113,9 +115,14 @@ class FaceDetector:
         upright = np.ascontiguousarray(np.rot90(image, k=self._k)) if self.rotation else image
         if self.rotation and hints:
             hints = [self._rotate_box(b, image.shape) for b in hints]
-        raws = self._find_faces(upright, hints)
-        detections = [self._with_mesh(upright, raw) for raw in raws]
-        detections = [d for d, raw in zip(detections, raws) if not raw.needs_mesh or d.landmarks is not None]
+        detections = []
+        for raw in self._find_faces(upright, hints):
+            d = self._with_mesh(upright, raw)
+            if raw.needs_mesh and d.landmarks is None:
+                if self._tiles_small_only:
+                    continue
+                d = replace(d, tentative=True)
+            detections.append(d)
         if self.rotation:
             detections = [self._unrotate(d, upright.shape) for d in detections]
         return detections
@@ -167,8 +174,9 @@ class FaceDetector:
         return self._centerface.score_near(image, raw.box) < CONFIRM_SCORE
 
     def _from_tile(self, raw: _Raw, hints: Sequence[Box], w: int, h: int) -> _Raw:
-        """A tile's detection, marked to need the mesh's confirmation where ``TILE_FACE_MAX`` says so."""
-        if not self._tiles_small_only or not _whole_frame_sized(raw.box, w, h) \
+        """A tile's detection, marked to need the mesh's confirmation where ``TILE_FACE_MAX`` says so
+        (with the mesh on: without it nothing could confirm a face)."""
+        if self._mesh is None or not _whole_frame_sized(raw.box, w, h) \
                 or any(_centre_inside(raw.box, hint) for hint in hints):
             return raw
         return replace(raw, needs_mesh=True)
@@ -228,7 +236,7 @@ class FaceDetector:
         corners = back(np.array([[d.box[0], d.box[1]], [d.box[2], d.box[3]]], dtype=np.float32))
         (ax, ay), (bx, by) = corners
         box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
-        return Detection(box=box, score=d.score, keypoints=back(d.keypoints), landmarks=back(d.landmarks))
+        return replace(d, box=box, keypoints=back(d.keypoints), landmarks=back(d.landmarks))
 
 
 def _run_detector(graph, image: np.ndarray, ox: int, oy: int, min_score: float, source: str) -> list[_Raw]:

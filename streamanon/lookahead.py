@@ -23,8 +23,11 @@ BACKFILL_MAX_GROWTH = 1.4
 
 
 class Lookahead:
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, tentative_frames: int | None = None) -> None:
         self.frames = max(0, frames)
+        self.tentative_frames = tentative_frames
+        """How far back a tentative track (``Track.tentative``) is back-filled: as far as the
+        tracker lets it coast (``tracker.tentative_coast``); None: like any other."""
         self._held: deque[FrameAnalysis] = deque()
         self.backfilled = 0
         """Faces covered in held frames before their track was born."""
@@ -56,7 +59,8 @@ class Lookahead:
 
     def _backfill(self, born: Track) -> None:
         cx, cy, w, h = box_center_size(born.box)
-        for steps, held in enumerate(reversed(self._held), start=1):
+        depth = self.tentative_frames if born.tentative and self.tentative_frames is not None else len(self._held)
+        for steps, held in enumerate(list(reversed(self._held))[:depth], start=1):
             grow = min(BACKFILL_MAX_GROWTH, 1.0 + BACKFILL_GROWTH * steps)
             box = box_from_center(cx, cy, w * grow, h * grow)
             if any(_overlaps(box, t.box) for t in held.tracks):

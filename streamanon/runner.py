@@ -31,7 +31,7 @@ class StagedRunner:
     def __init__(self, anonymizer: Anonymizer, queue_size: int = 8, lookahead: int = 0) -> None:
         self.anonymizer = anonymizer
         self.queue_size = max(1, queue_size)
-        self.lookahead = Lookahead(lookahead)
+        self.lookahead = Lookahead(lookahead, anonymizer.config.tracker.tentative_coast)
         self._stop = threading.Event()
 
     def stop(self) -> None:

@@ -57,6 +57,9 @@ class _TrackState:
     last_size: tuple[float, float] = (1.0, 1.0)
     sealed: bool = False
     """Set at a scene cut: the track takes no more detections and coasts out (still covered)."""
+    tentative: bool = False
+    """Started by a tentative detection and not detected otherwise since: coasts only
+    ``tentative_coast`` frames."""
 
     def box(self, growth: float) -> tuple[float, float, float, float]:
         cx, cy, w, h = (float(v) for v in self.kf.x[:4, 0])
@@ -115,7 +118,7 @@ class FaceTracker:
                 t.misses += 1
                 t.age += 1
                 t.kf.x[4:, 0] *= COAST_VELOCITY_DAMPING
-        self._tracks = [t for t in self._tracks if t.misses <= self.config.max_coast]
+        self._tracks = [t for t in self._tracks if t.misses <= self._coast_limit(t)]
         for di in unmatched_dets:
             self._start(detections[di])
         self._hand_over_sealed()
@@ -131,6 +134,11 @@ class FaceTracker:
                             or all(box_iou(t.box(0.0), b) < SEALED_HANDOVER_IOU for b in seen)]
 
     # -- internals --------------------------------------------------------------------
+
+    def _coast_limit(self, t: _TrackState) -> int:
+        if t.tentative:
+            return min(self.config.tentative_coast, self.config.max_coast)
+        return self.config.max_coast
 
     def _associate(self, detections: list[Detection]) -> tuple[list[tuple[int, int]], list[int]]:
         if not self._tracks or not detections:
@@ -158,6 +166,7 @@ class FaceTracker:
         t.kf.update(np.array([cx, cy, w, h]))
         t.age += 1
         t.misses = 0
+        t.tentative = t.tentative and d.tentative
         t.score = d.score
         t.keypoints = d.keypoints
         t.landmarks = d.landmarks
@@ -168,7 +177,7 @@ class FaceTracker:
         track_id = self._next_id
         self._next_id += 1
         t = _TrackState(track_id=track_id, seed=self._seeder.seed(track_id), kf=_make_filter(d.box),
-                        score=d.score, keypoints=d.keypoints, landmarks=d.landmarks,
+                        score=d.score, keypoints=d.keypoints, landmarks=d.landmarks, tentative=d.tentative,
                         last_center=box_center_size(d.box)[:2], last_size=box_center_size(d.box)[2:])
         self._tracks.append(t)
 
@@ -181,7 +190,7 @@ class FaceTracker:
             landmarks = None if landmarks is None else landmarks + shift
             keypoints = None if keypoints is None else keypoints + shift
         return Track(track_id=t.track_id, box=box, seed=t.seed, age=t.age, misses=t.misses,
-                     landmarks=landmarks, keypoints=keypoints, score=t.score)
+                     landmarks=landmarks, keypoints=keypoints, score=t.score, tentative=t.tentative)
 
 
 def _keypoint_distance(t: _TrackState, d: Detection) -> float | None:

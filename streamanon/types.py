@@ -66,12 +66,16 @@ class Detection:
 
     ``keypoints`` are MediaPipe's six detector points (eyes, nose tip, mouth, ear tragions);
     ``landmarks`` the face mesh (468 or 478 points) when the mesh ran and succeeded.
+    ``tentative``: only one pass found it, on a tile, though it is large enough for the
+    whole-frame passes, and the mesh did not confirm it (``detect.TILE_FACE_MAX``): covered,
+    but a track it starts coasts only ``tracker.tentative_coast`` frames.
     """
 
     box: Box
     score: float
     keypoints: np.ndarray | None = None
     landmarks: np.ndarray | None = None
+    tentative: bool = False
 
     def __post_init__(self) -> None:
         _check_box(self.box, "detection box")
@@ -98,6 +102,9 @@ class Track:
     landmarks: np.ndarray | None = None
     keypoints: np.ndarray | None = None
     score: float = 0.0
+    tentative: bool = False
+    """Only tentative detections so far (``Detection.tentative``): it coasts, and is
+    back-filled, only ``tracker.tentative_coast`` frames."""
 
     def __post_init__(self) -> None:
         check(self.track_id >= 0, InputError, "track id", ">= 0", self.track_id)

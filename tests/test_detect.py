@@ -120,7 +120,8 @@ def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
     """talking_s18 frame 5 (1280x720): the full-range model on the tile below her face finds
     "faces" of about 170 px in her hair and on her neck (0.61-0.66) that no whole-frame pass
     sees. Faces that large are the whole-frame passes' to find: with
-    ``tiles_start_small_faces_only`` the detector returns hers only (by default both).
+    ``tiles_start_small_faces_only`` the detector returns hers only (by default both, the
+    false one marked tentative).
     (Small faces still come from the tiles: test_small_distant_face_found_with_tiles.)"""
     import av
 
@@ -134,7 +135,10 @@ def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
     x0, y0, x1, y1 = 307, 307, 691, 691  # one of the 384 px tiles, left of and below her face
     in_tile = _run_detector(det._full, np.ascontiguousarray(frame[y0:y1, x0:x1]), x0, y0, 0.5, "tile")
     assert any(r.box[2] - r.box[0] > 150 and r.box[3] < 600 for r in in_tile)  # the false one is there
-    assert len(FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1)).detect(frame)) == 2
+    default = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=1)).detect(frame)
+    # by default both, the one in her hair tentative (its track coasts only tentative_coast frames)
+    assert len(default) == 2 and [d.landmarks is None for d in default] == [d.tentative for d in default]
+    assert sum(d.tentative for d in default) == 1
     faces = det.detect(frame)
     assert len(faces) == 1
     assert _inside(((faces[0].box[0] + faces[0].box[2]) / 2, (faces[0].box[1] + faces[0].box[3]) / 2),
@@ -145,6 +149,7 @@ def test_a_tile_does_not_add_a_face_the_whole_frame_passes_would_have_seen():
     hair = next(r.box for r in in_tile if r.box[2] - r.box[0] > 150 and r.box[3] < 600)
     hinted = det.detect(frame, hints=[hair])
     assert len(hinted) == 2 and any(box_iou(d.box, hair) > 0.5 and d.landmarks is None for d in hinted)
+    assert not any(d.tentative for d in hinted)  # a tracked face's detection is never tentative
 
 
 def test_a_tile_face_the_mesh_confirms_still_starts_a_track():

@@ -8,11 +8,11 @@ from streamanon.track import FaceTracker
 from streamanon.types import Detection
 
 
-def det(x, y, size=60):
+def det(x, y, size=60, tentative=False):
     kps = np.array([[x + 0.3 * size, y + 0.35 * size], [x + 0.7 * size, y + 0.35 * size],
                     [x + 0.5 * size, y + 0.55 * size], [x + 0.5 * size, y + 0.75 * size],
                     [x, y + 0.4 * size], [x + size, y + 0.4 * size]], np.float32)
-    return Detection(box=(x, y, x + size, y + size), score=0.9, keypoints=kps)
+    return Detection(box=(x, y, x + size, y + size), score=0.9, keypoints=kps, tentative=tentative)
 
 
 def tracker(salt="s", stream="0", **kw):
@@ -44,6 +44,39 @@ def test_coasting_keeps_covering_then_ends():
     assert t.update([]) == []  # past max_coast
     (again,) = t.update([det(160, 100)])
     assert again.track_id != first.track_id
+
+
+def test_a_tentative_find_coasts_briefly_unless_a_real_detection_joins_it():
+    """A large face one tile pass found once, without a mesh, is covered while found and for
+    ``tentative_coast`` frames after; a detection that is not tentative makes it an ordinary
+    track, which coasts ``max_coast`` frames."""
+    t = tracker(max_coast=8, tentative_coast=2)
+    (first,) = t.update([det(100, 100, tentative=True)])
+    for gap in (1, 2):
+        (coast,) = t.update([])
+        assert coast.track_id == first.track_id and coast.misses == gap
+    assert t.update([]) == []  # gone after 2 missed frames, not 8
+
+    (again,) = t.update([det(300, 100, tentative=True)])
+    t.update([])
+    (still,) = t.update([det(302, 100, tentative=True)])  # found again, tentative again
+    assert still.track_id == again.track_id
+    t.update([]), t.update([])
+    assert t.update([]) == []
+
+    (b,) = t.update([det(500, 100, tentative=True)])
+    (b2,) = t.update([det(503, 100)])  # the mesh or a whole-frame pass confirms it
+    assert b2.track_id == b.track_id
+    for gap in range(1, 9):
+        (coast,) = t.update([])
+        assert coast.track_id == b.track_id and coast.misses == gap
+    assert t.update([]) == []
+
+    # tentative_coast never lengthens coasting past max_coast
+    t = tracker(max_coast=1, tentative_coast=5)
+    t.update([det(100, 100, tentative=True)])
+    t.update([])
+    assert t.update([]) == []
 
 
 def test_detector_gap_rejoins_the_same_track():

@@ -162,7 +162,7 @@ class StreamanonFilter(GstBase.BaseTransform):
                         f"streamanon: cannot start: {type(exc).__name__}: {exc}")
             return False
         frames = self._lookahead_frames if self._lookahead_frames >= 0 else getattr(config.runtime, "lookahead", 0)
-        self.lookahead = _lookahead(frames)
+        self.lookahead = _lookahead(frames, config.tracker.tentative_coast)
         self._held.clear()
         self._ready.clear()
         self._digest = config.digest()
@@ -366,12 +366,12 @@ def _shallow_copy(buffer: Gst.Buffer) -> Gst.Buffer:
                               Gst.BufferCopyFlags.META | Gst.BufferCopyFlags.MEMORY, 0, buffer.get_size())
 
 
-def _lookahead(frames: int):
+def _lookahead(frames: int, tentative_frames: int):
     if frames <= 0:
         return _NoLookahead()
     from ..lookahead import Lookahead
 
-    return Lookahead(frames)
+    return Lookahead(frames, tentative_frames)
 
 
 def _layout(fmt: str, width: int, height: int, strides, offsets, planes: int) -> RawLayout:

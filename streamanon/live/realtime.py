@@ -237,7 +237,7 @@ class RealtimeStream:
                     continue
 
     def _render_loop(self) -> None:
-        held = Lookahead(self.config.lookahead_frames)
+        held = Lookahead(self.config.lookahead_frames, self.anonymizer.config.tracker.tentative_coast)
         arrivals: deque[Arrival] = deque()
         while not self._stop.is_set():
             wait = _POLL_S if not arrivals else min(_POLL_S, arrivals[0].arrived + self._stale_s - time.monotonic())
