@@ -292,8 +292,9 @@ def _start_from(model, ema, cfg: RunConfig) -> dict:
     if w.model.to_dict() != cfg.model.to_dict():
         raise ConfigError(f"train.init_from {w.path.name}: expected the architecture of this config's model "
                           f"section {cfg.model.to_dict()}, got {w.model.to_dict()}")
-    model.load_state_dict(w.torch_state())
-    ema.load_state_dict(w.torch_state())
+    state = w.torch_state()
+    model.load_state_dict(state)  # both copy the tensors: one conversion serves both
+    ema.load_state_dict(state)
     log.info("new run starts from %s (step %s)", w.path, w.info.get("training", {}).get("step"))
     return {"file": w.path.name, "sha256": w.sha256, "step": w.info.get("training", {}).get("step")}
 
