@@ -156,6 +156,11 @@ class AnonymizerConfig:
     talking_d3, d10, s32, vox (salt s6): flicker 0.93 -> 0.74 mean (s32 1.16 -> 0.89),
     switches 17 -> 14, but covered frames 156 -> 194 and identity stability 0.77 -> 0.72 (more
     pairs of drawn face and cover), so off by default. 0: drawn again once a check passes."""
+    verify_escalate: float = 1.0
+    """Identity check: a face it covers is drawn this much farther past the mean shape
+    (``degree`` + this) from its next frame on, for the rest of its track: the same identity
+    seed with a shape farther from the person's, checked like any other (0: off; the cover
+    then stands until the drawn face clears the check). Measured: README "Synthetic faces"."""
     verify_views: int = 0
     """Identity check, stricter (opt-in): also compare the drawn face with up to this many
     earlier views of the person (embeddings from the track's earlier checks, in memory while

@@ -66,13 +66,15 @@ class Anonymizer:
         self.steady = TemporalRenderer(config.temporal, self.mask, cover=self.covering)
         self.guard = None  # optional: picks each identity's farthest-drawn seed (synthetic mode)
         self.check = None  # optional: covers drawn faces a recogniser still matches to the person
+        self.escalation = None  # optional: faces the check covered are drawn farther from the person
         if not self.covering:
-            from .synthetic.identity_check import create_identity_check
+            from .synthetic.identity_check import create_identity_check, create_shape_escalation
             from .synthetic.identity_guard import create_identity_guard
 
             self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws, a.guard_frames)
             self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
                                                self.policy.color, views=a.verify_views, hold=a.verify_hold)
+            self.escalation = create_shape_escalation(a.degree, a.verify_escalate, self.check)
         self.generator = self.steady.smooth_latents(self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
@@ -96,12 +98,15 @@ class Anonymizer:
 
     def render(self, analysis: FrameAnalysis,
                upcoming: Sequence[FrameAnalysis] = ()) -> tuple[VideoFrame, FrameRecord]:
-        """Steps 6-14 for one analysed frame. ``upcoming``: the analyses of the frames after it
+        """Steps 6-15 for one analysed frame. ``upcoming``: the analyses of the frames after it
         that a lookahead holds (the identity guard judges a new face on some of them too)."""
         frame = analysis.frame
-        # 6. Cut each tracked face with its blend mask (identity seed travels with the track).
+        # 6. Cut each tracked face with its blend mask (identity seed travels with the track, and
+        #    so does a raised degree once the identity check has covered the face: step 11).
         with self.stats.clock("crop"):
             crops = cut_faces(frame.image, analysis.tracks, self.mask, cover=self.covering)
+            if self.escalation is not None:
+                crops = self.escalation.apply(crops)
         # 7. Steady the masks over time, never below what this frame's face needs covered.
         with self.stats.clock("temporal"):
             crops = self.steady.steady_masks(crops, analysis.measured, analysis.cut)
@@ -125,23 +130,26 @@ class Anonymizer:
                 leaving = compose(frame.image, patches, drawn_cores=not self.covering)
                 patches, checked = self.check.verify(patches, crops, leaving)
             events += checked
-        # 11. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
+        # 11. A face the check covered is drawn farther from the person's shape from its next frame on.
+        if self.escalation is not None:
+            self.steady.forget_faces(self.escalation.update(checked))
+        # 12. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
         if self.check is not None and self.guard is not None and self.guard.max_redraws:
             with self.stats.clock("verify"):
                 redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views, self.check.redraw_distance)
             for track_id in redrawn:
                 self.check.forgive(track_id)
             self.steady.forget_faces(redrawn)
-        # 12. Blend the patches back into the frame (the check's frame, if it covered nothing).
+        # 13. Blend the patches back into the frame (the check's frame, if it covered nothing).
         with self.stats.clock("compose"):
             image = leaving if self.check is not None and not checked else \
                 compose(frame.image, patches, drawn_cores=not self.covering)
-        # 13. Optional visible "AI-modified" label.
+        # 14. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
 
             image = draw_label(image, self.config.provenance.label_text)
-        # 14. Record what happened, for provenance and the report.
+        # 15. Record what happened, for provenance and the report.
         record = FrameRecord(index=frame.index, pts=frame.pts, faces=len(patches),
                              replaced=sum(not p.fallback for p in patches), fallback=len(events),
                              mode=self.config.anonymizer.mode,

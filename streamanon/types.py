@@ -134,6 +134,8 @@ class FaceCrop:
     mask: np.ndarray
     landmarks: np.ndarray | None = None
     coasting: bool = False
+    degree: float | None = None
+    """Synthetic mode: this face's anonymization degree; None: the generator's own."""
 
     def __post_init__(self) -> None:
         _check_image(self.image, "face crop image")

@@ -81,6 +81,12 @@ def test_degree_moves_face_geometry_not_pose(weights):
     d1 = np.abs(maps[1.0] - maps[0.0]).mean()
     d2 = np.abs(maps[2.0] - maps[0.0]).mean()
     assert 0 < d1 < d2
+    # a crop's own degree (a face the identity check escalated) overrides the generator's
+    from dataclasses import replace
+
+    g = SyntheticFaceGenerator(weights, create_backend("torch", weights), degree=0.0,
+                               config=SyntheticConfig(seed_scale=0.0))
+    np.testing.assert_array_equal(g.prepare([replace(crop, degree=2.0)]).cond[0, :6], maps[2.0])
 
 
 def test_weights_are_hash_checked(tmp_path):

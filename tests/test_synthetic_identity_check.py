@@ -195,13 +195,16 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
         """A broken generator that hands back the original face as if it were drawn."""
 
         name = "leaking"
+        degrees = []
 
         def generate(self, batch):
+            self.degrees += [c.degree for c in batch]
             return [FacePatch(c.track_id, c.box, c.image.copy(), np.ones_like(c.mask)) for c in batch]
 
     image, _ = talking_face
+    leaking = Leaking()
     an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 0,
-                                       "identity.salt": "check"}), generator=Leaking())
+                                       "identity.salt": "check"}), generator=leaking)
     try:
         for i in range(3):
             analysis = an.analyze(VideoFrame(image, i, pts=i, time_base=None))
@@ -211,6 +214,9 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
             x0, y0, x1, y1 = (int(v) for v in track.box)
             diff = np.abs(out.image[y0:y1, x0:x1].astype(int) - image[y0:y1, x0:x1]).mean()
             assert diff > 15, diff  # the face left covered, not as it came in
+        # covered once, the face is asked for farther from the person's shape (degree 2 + 1),
+        # and what comes back is checked (and covered) all the same
+        assert leaking.degrees == [None, 3.0, 3.0]
     finally:
         an.close()
 
@@ -384,3 +390,27 @@ def test_on_a_real_small_face_the_check_takes_the_nearest_box(talking_face):
     check.verify([drawn], [small])
     nearest = min(float(np.linalg.norm(f - q)) for f in faces for q in people)
     assert len(rects) == 3 and check.distances[0] == pytest.approx(nearest, abs=1e-5), (at_mesh, nearest)
+
+
+def test_faces_the_check_covered_are_escalated_for_the_rest_of_their_track():
+    """``ShapeEscalation``: a track the check covered gets ``degree + step`` on every later
+    crop; other covers (coasting, profiles) do not count; tracks gone are forgotten."""
+    from streamanon.failsafe import FallbackEvent
+    from streamanon.synthetic.identity_check import ShapeEscalation, create_shape_escalation
+
+    def crop(track):
+        return FaceCrop(track, 7, (0, 0, 8, 8), np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32))
+
+    esc = ShapeEscalation(degree=2.0, step=1.0)
+    assert [c.degree for c in esc.apply([crop(1), crop(2)])] == [None, None]
+    assert esc.update([FallbackEvent(1, "identity_check"), FallbackEvent(2, "coasting"),
+                       FallbackEvent(3, "identity_check_error")]) == [1]
+    assert esc.update([FallbackEvent(1, "identity_check")]) == []  # once per track
+    assert [c.degree for c in esc.apply([crop(1), crop(2)])] == [3.0, None]
+    assert [c.degree for c in esc.apply([crop(2)])] == [None]  # track 1 gone: forgotten
+    assert [c.degree for c in esc.apply([crop(1)])] == [None]
+    with pytest.raises(ConfigError, match="verify_escalate"):
+        ShapeEscalation(2.0, -1.0)
+    check = IdentityCheck(embedder=None)
+    assert create_shape_escalation(2.0, 0.0, check) is None and create_shape_escalation(2.0, 1.0, None) is None
+    assert create_shape_escalation(2.0, 1.0, check).degree == 3.0

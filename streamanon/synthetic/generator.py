@@ -161,7 +161,8 @@ class SyntheticFaceGenerator:
         if not np.all(np.isfinite(m)):
             raise GeneratorError("alignment failed")
         lm = align.apply(m, lm_crop)
-        new_lm = self.weights.shape.anonymize(lm, self.degree, crop.seed, self.config.seed_scale, identity_track)
+        degree = self.degree if crop.degree is None else crop.degree
+        new_lm = self.weights.shape.anonymize(lm, degree, crop.seed, self.config.seed_scale, identity_track)
         # The region to invent: original face, moved face and the pipeline's own mask, together.
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)

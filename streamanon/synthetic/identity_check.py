@@ -35,6 +35,7 @@ held in memory for the life of the track only and never written anywhere.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -287,6 +288,41 @@ class IdentityCheck:
         """The distance a drawn face must reach: ``min_distance``, plus ``SMALL_FACE_MARGIN``
         on a small face."""
         return self.min_distance + (SMALL_FACE_MARGIN if _small(crop) else 0.0)
+
+
+class ShapeEscalation:
+    """One per stream: the tracks the identity check has covered, drawn ``step`` farther past
+    the mean shape (``FaceCrop.degree``) from their next frame on.
+
+    The identity seed stays, so the drawn person mostly stays too; the new shape is farther
+    from the person's, and is checked like any other. On talking_s32 (salt s6) the whole clip
+    drawn at degree 3 instead of 2 needed no cover from the check (28 before); degree 3 for
+    every face costs expression on other clips (MODEL_CARD.md), hence only where the check
+    found a face too close."""
+
+    def __init__(self, degree: float, step: float) -> None:
+        if step < 0:
+            raise ConfigError(f"anonymizer.verify_escalate: expected 0 (off) or more, got {step}")
+        self.degree = float(degree) + float(step)
+        self._tracks: set[int] = set()
+
+    def apply(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
+        """``crops``, those of escalated tracks with the raised degree (tracks gone are forgotten)."""
+        self._tracks &= {c.track_id for c in crops}
+        return [replace(c, degree=self.degree) if c.track_id in self._tracks else c for c in crops]
+
+    def update(self, events: Sequence[FallbackEvent]) -> list[int]:
+        """Escalate the tracks the check covered this frame; returns the ones new to it."""
+        new = sorted({e.track_id for e in events if e.reason == "identity_check"} - self._tracks)
+        self._tracks.update(new)
+        return new
+
+
+def create_shape_escalation(degree: float, step: float, check: IdentityCheck | None) -> ShapeEscalation | None:
+    """``anonymizer.verify_escalate`` (0 or no identity check: none)."""
+    if check is None or step == 0:
+        return None
+    return ShapeEscalation(degree, step)
 
 
 def dlib_recogniser(feature: str, off: str):
