@@ -43,7 +43,9 @@ the option). Still off by default: there a tile detection in the dark audience w
 mesh (100 px, frame 28) was dropped, and an audience face its cover had hidden (68 px, one no
 detector finds on its own) matched its person in 3 of 13 sampled frames (re-ID 0.066 ->
 0.088; salt s6). ``benchmarks/tile_detections.py`` lists what a tile finds that the
-whole-frame passes do not, and what the mesh confirms."""
+whole-frame passes do not, and what the mesh confirms. By default (option off) such a
+detection the mesh does not confirm is kept but marked ``Detection.tentative``: its track
+coasts only ``tracker.tentative_coast`` frames."""
 
 CONFIRM_MIN_SIZE = 96.0
 """``detector.confirm_below``: the smallest box side (pixels) whose weak, single-pass detection
