@@ -88,6 +88,13 @@ class Camera:
             self.proc.wait(timeout=10)
 
 
+def camera_pictures(cam: Camera) -> list[np.ndarray]:
+    """The pictures ``cam`` loops, as RGB."""
+    import cv2
+
+    return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(cam.frames.glob("*.jpg"))]
+
+
 @pytest.fixture
 def camera(jpeg_frames):
     cam = Camera(jpeg_frames, free_port())
@@ -110,8 +117,7 @@ def solid_config() -> Config:
 
 
 def magenta_share(image: np.ndarray) -> float:
-    r, g, b = (image[..., i].astype(int) for i in range(3))
-    return float(((r > 200) & (b > 200) & (g < 70)).mean())
+    return float(magenta_mask(image).mean())
 
 
 def decode(path_or_url: str | Path, limit: int | None = None, **kw) -> tuple[list[np.ndarray], list[float], int]:
@@ -133,7 +139,14 @@ def decode(path_or_url: str | Path, limit: int | None = None, **kw) -> tuple[lis
     return images, times, marked
 
 
-def assert_covered(images: list[np.ndarray], yunet=None) -> None:
+def assert_covered(images: list[np.ndarray], yunet=None, camera: list[np.ndarray] | None = None) -> None:
+    """Every picture shows the cover colour; with ``yunet``, every fifth has no uncovered face.
+
+    With ``camera`` (the pictures the camera loops), a YuNet hit counts only where YuNet finds
+    the face in the camera picture the output was made from: between several covers (a face
+    that moved, a coasting track) the collar and hair can make a face-like shape of 15 px that
+    YuNet takes for a face at 0.78 (seen once in ten runs under load), while an original face
+    that got through would be where the camera shows it."""
     for i, image in enumerate(images):
         if image.max() < 30:
             continue  # black: the output before the first anonymized picture
@@ -142,9 +155,40 @@ def assert_covered(images: list[np.ndarray], yunet=None) -> None:
             cv2.imwrite(f"{os.environ['LIVE_DUMP']}/uncovered_{time.time():.3f}_{i:04d}.png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             continue
         assert magenta_share(image) > 0.01, f"frame {i}: no face cover (magenta {magenta_share(image):.3f})"
-    if yunet is not None:
-        for i, image in enumerate(images[::5]):
-            assert not raw_faces(image, yunet), f"frame {i * 5}: the independent detector finds an uncovered face"
+    if yunet is None:
+        return
+    faces = None if camera is None else [[f[:4] for f in yunet(c, 0.7)] for c in camera]
+    checked = 0
+    for i, image in enumerate(images[::5]):
+        if image.max() < 30:
+            continue
+        hits = raw_faces(image, yunet)
+        if faces is not None:
+            source = _source_index(image, camera)
+            assert faces[source], f"camera picture {source} has no face for YuNet"
+            hits = [h for h in hits if any(_overlap(h, f) for f in faces[source])]
+        checked += 1
+        if hits and os.environ.get("LIVE_DUMP"):
+            import cv2
+            cv2.imwrite(f"{os.environ['LIVE_DUMP']}/yunet_{time.time():.3f}_{i * 5:04d}.png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        assert not hits, f"frame {i * 5}: the independent detector finds an uncovered face {hits}"
+    assert checked >= len(images) // 10, (checked, len(images))
+
+
+def _source_index(image: np.ndarray, camera: list[np.ndarray]) -> int:
+    """The camera picture closest to ``image`` where it shows no cover."""
+    free = magenta_mask(image) == 0
+    errors = [float(np.abs(image.astype(np.int16) - c.astype(np.int16))[free].mean()) for c in camera]
+    return int(np.argmin(errors))
+
+
+def _overlap(a, b) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def magenta_mask(image: np.ndarray) -> np.ndarray:
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return (r > 200) & (b > 200) & (g < 70)
 
 
 def raw_faces(image: np.ndarray, yunet) -> list:
@@ -200,7 +244,7 @@ def test_publish_rtsp_covered_rate_kept_and_recovers_when_camera_restarts(camera
     assert np.all(np.abs(steps - 1 / FPS) < 0.002), "output timestamps must step by one input frame"
     assert (times[-1] - times[0]) == pytest.approx(len(times) / FPS, rel=0.1)
     assert marked >= len(images) - 3  # provenance SEI on (nearly) every packet
-    assert_covered(images, _yunet_or_none(request))
+    assert_covered(images, _yunet_or_none(request), camera_pictures(camera))
 
 
 @needs_server
@@ -234,7 +278,7 @@ def test_serve_http_with_cli_metrics_endpoint_and_sigterm(camera, tmp_path, requ
     data = json.loads(metrics_json.read_text())
     assert data["cameras"][0]["frames_out"] > 0
     assert "[cam0]" in err and "latency p50" in err
-    assert_covered(images, _yunet_or_none(request))
+    assert_covered(images, _yunet_or_none(request), camera_pictures(camera))
 
 
 def test_segmented_recording_rotates_by_time(face_clip, tmp_path):
