@@ -158,7 +158,8 @@ class AnonymizerConfig:
     pairs of drawn face and cover), so off by default. 0: drawn again once a check passes."""
     verify_escalate: float = 1.0
     """Identity check: a face it covers is drawn this much farther past the mean shape
-    (``degree`` + this) from its next frame on, for the rest of its track: the same identity
+    (``degree`` + this) from its next frame on, for as long as its identity is shown (also
+    when the identity memory gives a returning person their earlier seed): the same identity
     seed with a shape farther from the person's, checked like any other (0: off; the cover
     then stands until the drawn face clears the check). Measured: README "Synthetic faces"."""
     verify_views: int = 0

@@ -392,23 +392,26 @@ def test_on_a_real_small_face_the_check_takes_the_nearest_box(talking_face):
     assert len(rects) == 3 and check.distances[0] == pytest.approx(nearest, abs=1e-5), (at_mesh, nearest)
 
 
-def test_faces_the_check_covered_are_escalated_for_the_rest_of_their_track():
-    """``ShapeEscalation``: a track the check covered gets ``degree + step`` on every later
-    crop; other covers (coasting, profiles) do not count; tracks gone are forgotten."""
+def test_faces_the_check_covered_are_escalated_for_as_long_as_their_identity_is_shown():
+    """``ShapeEscalation``: a face the check covered gets ``degree + step`` on every later crop
+    showing its identity (seed), also on a new track the identity memory gave that seed (the
+    person came back); other covers (coasting, profiles) do not count."""
     from streamanon.failsafe import FallbackEvent
     from streamanon.synthetic.identity_check import ShapeEscalation, create_shape_escalation
 
-    def crop(track):
-        return FaceCrop(track, 7, (0, 0, 8, 8), np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32))
+    def crop(track, seed):
+        return FaceCrop(track, seed, (0, 0, 8, 8), np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32))
 
     esc = ShapeEscalation(degree=2.0, step=1.0)
-    assert [c.degree for c in esc.apply([crop(1), crop(2)])] == [None, None]
+    assert [c.degree for c in esc.apply([crop(1, 71), crop(2, 72)])] == [None, None]
     assert esc.update([FallbackEvent(1, "identity_check"), FallbackEvent(2, "coasting"),
                        FallbackEvent(3, "identity_check_error")]) == [1]
-    assert esc.update([FallbackEvent(1, "identity_check")]) == []  # once per track
-    assert [c.degree for c in esc.apply([crop(1), crop(2)])] == [3.0, None]
-    assert [c.degree for c in esc.apply([crop(2)])] == [None]  # track 1 gone: forgotten
-    assert [c.degree for c in esc.apply([crop(1)])] == [None]
+    assert esc.update([FallbackEvent(1, "identity_check")]) == []  # once per identity
+    assert [c.degree for c in esc.apply([crop(1, 71), crop(2, 72)])] == [3.0, None]
+    assert [c.degree for c in esc.apply([crop(2, 72)])] == [None]  # track 1 gone
+    # person 1 back on track 5 with their earlier seed: raised at once; track 6, a new seed: not
+    assert [c.degree for c in esc.apply([crop(5, 71), crop(6, 76)])] == [3.0, None]
+    assert esc.update([FallbackEvent(5, "identity_check")]) == []
     with pytest.raises(ConfigError, match="verify_escalate"):
         ShapeEscalation(2.0, -1.0)
     check = IdentityCheck(embedder=None)

@@ -291,30 +291,35 @@ class IdentityCheck:
 
 
 class ShapeEscalation:
-    """One per stream: the tracks the identity check has covered, drawn ``step`` farther past
-    the mean shape (``FaceCrop.degree``) from their next frame on.
+    """One per stream: the identities (seeds) the identity check has covered, drawn ``step``
+    farther past the mean shape (``FaceCrop.degree``) from their next frame on.
 
     The identity seed stays, so the drawn person mostly stays too; the new shape is farther
     from the person's, and is checked like any other. On talking_s32 (salt s6) the whole clip
     drawn at degree 3 instead of 2 needed no cover from the check (28 before); degree 3 for
     every face costs expression on other clips (MODEL_CARD.md), hence only where the check
-    found a face too close."""
+    found a face too close. Kept by seed, not by track: a person the identity memory gives
+    their earlier seed when they come back (a new track) is drawn at the raised degree again
+    instead of being caught by the check a second time."""
 
     def __init__(self, degree: float, step: float) -> None:
         if step < 0:
             raise ConfigError(f"anonymizer.verify_escalate: expected 0 (off) or more, got {step}")
         self.degree = float(degree) + float(step)
-        self._tracks: set[int] = set()
+        self._seeds: set[int] = set()
+        self._shown: dict[int, int] = {}  # track id -> seed, for the crops of the last frame
 
     def apply(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
-        """``crops``, those of escalated tracks with the raised degree (tracks gone are forgotten)."""
-        self._tracks &= {c.track_id for c in crops}
-        return [replace(c, degree=self.degree) if c.track_id in self._tracks else c for c in crops]
+        """``crops``, those showing an escalated identity with the raised degree."""
+        self._shown = {c.track_id: c.seed for c in crops}
+        return [replace(c, degree=self.degree) if c.seed in self._seeds else c for c in crops]
 
     def update(self, events: Sequence[FallbackEvent]) -> list[int]:
-        """Escalate the tracks the check covered this frame; returns the ones new to it."""
-        new = sorted({e.track_id for e in events if e.reason == "identity_check"} - self._tracks)
-        self._tracks.update(new)
+        """Escalate the identities the check covered this frame (events of the frame whose
+        crops ``apply`` saw last); returns the tracks new to it."""
+        covered = {e.track_id for e in events if e.reason == "identity_check"}
+        new = sorted(t for t in covered if t in self._shown and self._shown[t] not in self._seeds)
+        self._seeds.update(self._shown[t] for t in new)
         return new
 
 
