@@ -66,3 +66,21 @@ def test_the_fail_closed_cover_is_opaque_to_the_end_of_the_face_mask():
     for kind in ("blur", "solid"):
         patch = fallback_patch(crop, kind)
         assert patch.fallback and (patch.mask[mask > 0.02] == 1.0).all() and (patch.mask[mask <= 0.02] == 0).all()
+
+
+def test_picture_area_finds_the_pillarbox_bars_of_a_real_music_video():
+    import av
+
+    from conftest import shared_video
+    from streamanon.letterbox import picture_area
+
+    with av.open(str(shared_video("music_video_720p.mp4"))) as c:
+        image = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    x0, y0, x1, y1 = picture_area(image)
+    assert (y0, y1) == (0, 720) and 150 < x0 < 200 and 1080 < x1 < 1130, (x0, y0, x1, y1)
+    assert image[:, :x0].max() <= 24 and image[:, x0].max() > 24
+    assert picture_area(image[:, x0:x1]) == (0, 0, x1 - x0, 720)  # no bars: the whole frame
+    assert picture_area(np.full_like(image, 10)) == (0, 0, 1280, 720)  # dark all over: no bars either
+    top = image.copy()
+    top[:40] = 0
+    assert picture_area(top) == (x0, 40, x1, 720)

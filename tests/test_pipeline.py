@@ -237,3 +237,28 @@ def test_a_one_frame_find_beside_a_close_up_is_not_covered_for_long():
         assert seen[i][1] == [0, 1] and seen[i][0] > 0.9, (i, seen[i])
     for i in (12, 13):
         assert seen[i] == (0.0, [0]), (i, seen[i])
+
+
+@pytest.mark.parametrize("mode", ["synthetic", "blur"])
+def test_a_face_cut_by_a_pillarbox_bar_is_replaced_and_the_bar_stays_black(mode):
+    """talking_d0 with a black bar over its left 180 columns, through the face (as on a
+    pillarboxed music video): the face is drawn (or covered) up to the bar and the bar stays
+    black; before, the drawn face or the blur reached into it as a halo."""
+    pytest.importorskip("mediapipe")
+    import av
+
+    from conftest import shared_video
+
+    with av.open(str(shared_video("talking_d0.mp4"))) as c:
+        image = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    image[:, :180] = 0
+    config = Config().override({"anonymizer.mode": mode, "anonymizer.guard_candidates": 0,
+                                "anonymizer.verify_every": 0, "identity.salt": "bars"})
+    an = Anonymizer(config)
+    analysis = an.analyze(frames_of([image])[0])
+    x0, y0, x1, y1 = face_box(analysis)
+    assert x0 < 180 < x1  # the face reaches under the bar
+    out, record = an.render(analysis)
+    assert record.replaced == 1 and record.fallback == 0
+    assert np.array_equal(out.image[:, :180], image[:, :180])
+    assert changed_fraction(image, out.image, (180, y0, x1, y1)) > 0.5
