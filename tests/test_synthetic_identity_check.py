@@ -316,9 +316,10 @@ def _meshed_crop(width: float) -> FaceCrop:
     (90, 0.68, True, 6, 0.55),    # small, passing by little: measured at the other boxes too, 0.55 there
     (90, 0.80, False, 2, 0.80),   # small but clear of the band: one box
     (90, 0.60, True, 2, 0.60),    # small and failing already: other boxes could only lower it
-    (240, 0.68, False, 2, 0.68),  # large: the box hardly matters, one box
+    (240, 0.68, True, 6, 0.55),   # large, passing by little: the other boxes too (music_video frame 200)
+    (240, 0.80, False, 2, 0.80),  # large and clear of the band: one box
 ])
-def test_small_face_near_the_limit_is_judged_at_the_nearest_detector_box(width, at_mesh, covered, calls, judged):
+def test_a_face_near_the_limit_is_judged_at_the_nearest_detector_box(width, at_mesh, covered, calls, judged):
     from streamanon.synthetic.identity_check import attacker_rects, face_rect
 
     crop = _meshed_crop(width)
