@@ -55,6 +55,10 @@ class BackendUnavailableError(StreamanonError, ImportError):
         super().__init__(msg)
 
 
+class ModelFileError(StreamanonError, ValueError):
+    """A model file that streamanon reads (not one it ships) is not in the expected format."""
+
+
 class GeneratorError(StreamanonError, RuntimeError):
     """A face generator failed for a batch; the pipeline covers those faces instead."""
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import BackendUnavailableError, ConfigError
+from .dlib_resnet import CHIP_PADDING, CHIP_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,26 @@ class DlibFaceModel:
 
     name = "dlib"
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: str = "dlib") -> None:
+        """``runtime``: ``dlib`` runs the ResNet in dlib itself (the eval's attacker); ``torch``
+        runs the same weights in torch (:mod:`.dlib_resnet`: same descriptors to about 1e-6,
+        about 9x faster on CPU; needs the ``synthetic`` extra)."""
+        if runtime not in ("dlib", "torch"):
+            raise ConfigError(f"dlib recogniser runtime: expected dlib or torch, got {runtime!r}")
         self._dlib = _import_dlib()
         self._sp68 = self._dlib.shape_predictor(_model_file("pose_predictor_model_location"))
-        self._net = self._dlib.face_recognition_model_v1(_model_file("face_recognition_model_location"))
+        self.runtime = runtime
+        path = _model_file("face_recognition_model_location")
+        if runtime == "torch":
+            try:
+                import torch  # noqa: F401  (the synthetic extra)
+            except ImportError as exc:
+                raise BackendUnavailableError("dlib recogniser in torch", "synthetic", str(exc)) from None
+            from .dlib_resnet import DlibResNet
+
+            self._torch_net = DlibResNet.load(path)
+        else:
+            self._net = self._dlib.face_recognition_model_v1(path)
 
     def _rect(self, rect: Box):
         x0, y0, x1, y1 = (int(round(v)) for v in rect)
@@ -205,6 +222,9 @@ class DlibFaceModel:
         else:
             pts = [self._dlib.point(int(round(x)), int(round(y))) for x, y in landmarks]
             shape = self._dlib.full_object_detection(self._rect(rect), pts)
+        if self.runtime == "torch":
+            chip = self._dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+            return self._torch_net.describe(np.asarray(chip)[None])[0]
         return np.asarray(self._net.compute_face_descriptor(image, shape), dtype=np.float32)
 
 

@@ -9,8 +9,9 @@ enough of the person (outline, hair, a 3/4 view) for dlib to match it (MODEL_CAR
 frames on three of eight clips with the identity guard on). Drawing is the risky step, so its
 result is checked like any other failure and covered when in doubt.
 
-Cost: two dlib embeddings per checked face (about 85 ms each on 2 CPU cores), six for a
-face passing near the limit (``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more
+Cost: two dlib embeddings per checked face (dlib's ResNet run in torch,
+:mod:`streamanon.evaluation.dlib_resnet`: about 22 ms each on 2 CPU cores; 190 ms in dlib's
+own runtime, which the eval's attacker keeps), six for a face passing near the limit (``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more
 strictly).
 A face is checked on its first drawn frame and then every ``every`` frames; a face whose
 distance came within ``NEAR_BAND`` of the limit (a failed one too) is checked again on its
@@ -338,13 +339,15 @@ def create_shape_escalation(degree: float, step: float, check: IdentityCheck | N
 
 
 def dlib_recogniser(feature: str, off: str):
-    """dlib's face recogniser for ``feature``; without dlib, the typed error naming the
-    ``synthetic`` extra and the setting ``off`` that turns the feature off."""
+    """dlib's face recogniser for ``feature``, its ResNet run in torch (the same descriptors
+    as dlib's own runtime, about 9x faster: :mod:`streamanon.evaluation.dlib_resnet`); without
+    dlib, the typed error naming the ``synthetic`` extra and the setting ``off`` that turns
+    the feature off."""
     from ..errors import BackendUnavailableError
     from ..evaluation.faces import DlibFaceModel
 
     try:
-        return DlibFaceModel()
+        return DlibFaceModel(runtime="torch")
     except BackendUnavailableError as exc:
         raise BackendUnavailableError(f"{feature} (dlib)", "synthetic", f"{exc}; or turn it off: {off}") from None
 
