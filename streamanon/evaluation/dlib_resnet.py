@@ -112,7 +112,8 @@ class _Reader:
 @dataclass(frozen=True)
 class Layer:
     kind: str
-    """``con``, ``affine``, ``relu``, ``max_pool``, ``avg_pool``, ``add_prev`` or ``fc``."""
+    """``con``, ``affine``, ``relu``, ``max_pool``, ``avg_pool``, ``add_prev``, ``fc``, or
+    ``identity`` (an affine or relu layer saved as disabled: passes its input on)."""
     params: dict[str, Any] = field(default_factory=dict)
 
 
