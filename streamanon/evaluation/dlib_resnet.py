@@ -202,8 +202,8 @@ class DlibResNet:
 
         self._torch = torch
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self._layers = [(layer.kind, {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-                                      for k, v in layer.params.items()}) for layer in layers]
+        self._layers = [(layer.kind, {k: _as_tensor(torch, k, v) for k, v in layer.params.items()})
+                        for layer in layers]
 
     @classmethod
     def load(cls, path: str | Path) -> "DlibResNet":
@@ -231,7 +231,7 @@ class DlibResNet:
                     block_in = x
                 x = F.conv2d(x, p["weight"], p["bias"], stride=p["stride"], padding=p["padding"])
             elif kind == "affine":
-                x = x * p["gamma"].view(1, -1, 1, 1) + p["beta"].view(1, -1, 1, 1)
+                x = x * p["gamma"] + p["beta"]
             elif kind == "relu":
                 x = F.relu(x)
             elif kind == "max_pool":
@@ -246,6 +246,14 @@ class DlibResNet:
             elif kind == "fc":
                 x = x.flatten(1) @ p["weight"]
         return x
+
+
+def _as_tensor(torch, name: str, value):
+    """A layer parameter as torch wants it, shaped once at load (affine: per channel)."""
+    if not isinstance(value, np.ndarray):
+        return value
+    tensor = torch.from_numpy(np.ascontiguousarray(value))
+    return tensor.view(1, -1, 1, 1) if name in ("gamma", "beta") else tensor
 
 
 def _add_padded(a, b):

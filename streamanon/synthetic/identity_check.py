@@ -11,8 +11,8 @@ result is checked like any other failure and covered when in doubt.
 
 Cost: two dlib embeddings per checked face (dlib's ResNet run in torch,
 :mod:`streamanon.evaluation.dlib_resnet`: about 22 ms each on 2 CPU cores; 190 ms in dlib's
-own runtime, which the eval's attacker keeps), six for a face passing near the limit (``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more
-strictly).
+own runtime, which the eval's attacker keeps), six for a face passing near the limit
+(``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more strictly).
 A face is checked on its first drawn frame and then every ``every`` frames; a face whose
 distance came within ``NEAR_BAND`` of the limit (a failed one too) is checked again on its
 next drawn frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND``
