@@ -1,13 +1,15 @@
 """dlib's face descriptor in dlib's runtime against the same ResNet run in torch.
 
     python benchmarks/bench_recogniser.py
-    python benchmarks/bench_recogniser.py --repeats 20 --batch 1 4
+    python benchmarks/bench_recogniser.py --repeats 20 --batch 1 2 6 39
 
 The identity check and the identity guard embed drawn faces with dlib's ResNet
 (``DlibFaceModel(runtime="torch")``: :mod:`streamanon.evaluation.dlib_resnet`); the eval's
 attacker keeps dlib's own runtime. This times one descriptor (landmarks given, chip cut, net
-run) with each, on the demo portrait, and the torch net alone on batches of chips, and checks
-that both give the same descriptor. Prints a table and writes
+run) with each, on the demo portrait, the torch net alone on batches of chips, and whole
+embeddings (landmarks fitted, chips cut, net run) one by one against ``embed_many`` (one net
+run per batch: two faces per identity check, six near the limit, 39 for the identity guard's
+12 candidates on 3 frames); and checks that both runtimes give the same descriptor. Prints a table and writes
 ``benchmarks/results/recogniser.json``.
 """
 
@@ -36,7 +38,7 @@ def _time(fn, repeats: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--batch", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 2, 6, 39])
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recogniser.json")
     args = p.parse_args(argv)
 
@@ -60,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         chips = np.repeat(chip[None], n, axis=0)
         ms = _time(lambda: torch_model._torch_net.describe(chips), args.repeats) / n
         rows.append({"runtime": "torch net only", "batch": n, "ms_per_face": ms})
+    for n in args.batch:  # what the check and guard pay: landmarks fitted, chips cut, net run
+        faces = [(image, rect)] * n
+        ms = _time(lambda: [torch_model.embed(i, r) for i, r in faces], args.repeats) / n
+        rows.append({"runtime": "torch one by one", "batch": n, "ms_per_face": ms})
+        ms = _time(lambda: torch_model.embed_many(faces), args.repeats) / n
+        rows.append({"runtime": "torch embed_many", "batch": n, "ms_per_face": ms})
     distance = float(np.linalg.norm(dlib_model.embed(image, rect, landmarks) - torch_model.embed(image, rect, landmarks)))
     print(f"{'runtime':<16} {'batch':>5} {'ms/face':>8}")
     for r in rows:

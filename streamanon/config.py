@@ -131,7 +131,8 @@ class AnonymizerConfig:
     over a cheek edge) get the cover instead; the model never learnt profiles."""
     guard_candidates: int = 12
     """Synthetic mode, identity guard: draw each new identity this many ways and keep the one
-    dlib finds farthest from the person (0: off). 1.3-1.5 s per new person on 2 CPU cores."""
+    dlib finds farthest from the person (0: off). 0.5-1.0 s per new person and judging frame on
+    2 CPU cores (``guard_frames``)."""
     guard_frames: int = 3
     """Identity guard: judge the candidates on this many frames of the new face, its first and
     later ones the lookahead holds (``runtime.lookahead``), spread out, by their mean distance
@@ -146,8 +147,9 @@ class AnonymizerConfig:
     verify_every: int = 4
     """Synthetic mode, identity check: dlib compares each drawn face with the person on its first
     drawn frame and then every this many frames (every frame while it is close); a face within
-    ``verify_distance`` gets the cover (0: off). About 45 ms per checked face on 2 CPU cores
-(dlib's ResNet run in torch; 370 ms in dlib's own runtime), 135 ms near the limit."""
+    ``verify_distance`` gets the cover (0: off). About 30 ms per checked face on 2 CPU cores
+    (dlib's ResNet run in torch, both faces in one batch; 370 ms in dlib's own runtime), 80 ms
+    near the limit."""
     verify_distance: float = 0.62
     """Identity check: drawn faces closer to the person than this are covered (dlib's
     same-person threshold is 0.6; where a face is boxed moved the distance by about 0.01)."""

@@ -96,3 +96,22 @@ def test_a_damaged_model_file_is_a_typed_error_naming_the_byte():
         read_layers(data.replace(b"loss_metric_2", b"loss_mmod_xx2", 1))
     with pytest.raises(ValueError, match="byte 0"):  # ModelFileError is a ValueError too
         read_layers(b"\x00garbage")
+
+
+def test_embed_many_gives_each_faces_own_descriptor_in_one_batch(models, face_frames):
+    """The check and guard embed a frame's faces in one batch: the same descriptors as one by
+    one (dlib's runtime too), in order, on different images and boxes; none for none."""
+    detector = create_detector("dlib-hog")
+    faces = []
+    for image in face_frames[::9][:3]:
+        found = detector.detect(image)
+        assert found, "dlib's HOG detector finds the portrait"
+        faces += [(image, rect) for rect in _boxes(image, found[0].rect)]
+    assert len(faces) >= 6
+    for model in models:
+        batched = model.embed_many(faces)
+        assert batched.shape == (len(faces), 128) and batched.dtype == np.float32
+        alone = np.stack([model.embed(image, rect) for image, rect in faces])
+        assert float(np.linalg.norm(batched - alone, axis=1).max()) < SAME
+        assert float(np.linalg.norm(batched[0] - batched[1])) > 0.01  # not one face repeated
+        assert model.embed_many([]).shape == (0, 128)

@@ -15,7 +15,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -217,15 +217,33 @@ class DlibFaceModel:
     def embed(self, image: np.ndarray, rect: Box, landmarks: np.ndarray | None = None) -> np.ndarray:
         """128-d embedding (float32) of the face in ``rect``, aligned on its 68 landmarks."""
         image = np.ascontiguousarray(image)
-        if landmarks is None:
-            shape = self._sp68(image, self._rect(rect))
-        else:
-            pts = [self._dlib.point(int(round(x)), int(round(y))) for x, y in landmarks]
-            shape = self._dlib.full_object_detection(self._rect(rect), pts)
+        shape = self._shape(image, rect, landmarks)
         if self.runtime == "torch":
-            chip = self._dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-            return self._torch_net.describe(np.asarray(chip)[None])[0]
+            return self._torch_net.describe(self._chip(image, shape)[None])[0]
         return np.asarray(self._net.compute_face_descriptor(image, shape), dtype=np.float32)
+
+    def embed_many(self, faces: Sequence[tuple[np.ndarray, Box]]) -> np.ndarray:
+        """(n, 128) float32: ``embed(image, rect)`` of each face; with the torch runtime the
+        ResNet runs once over all of them (on 2 CPU cores 7 ms a face in a batch of 13,
+        15 ms alone: ``benchmarks/bench_recogniser.py``)."""
+        if not faces:
+            return np.zeros((0, 128), dtype=np.float32)
+        if self.runtime != "torch":
+            return np.stack([self.embed(image, rect) for image, rect in faces])
+        chips = []
+        for image, rect in faces:
+            image = np.ascontiguousarray(image)
+            chips.append(self._chip(image, self._shape(image, rect, None)))
+        return self._torch_net.describe(np.stack(chips))
+
+    def _shape(self, image: np.ndarray, rect: Box, landmarks: np.ndarray | None):
+        if landmarks is None:
+            return self._sp68(image, self._rect(rect))
+        pts = [self._dlib.point(int(round(x)), int(round(y))) for x, y in landmarks]
+        return self._dlib.full_object_detection(self._rect(rect), pts)
+
+    def _chip(self, image: np.ndarray, shape) -> np.ndarray:
+        return np.asarray(self._dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
 
 class LbpEmbedder:

@@ -9,10 +9,11 @@ enough of the person (outline, hair, a 3/4 view) for dlib to match it (MODEL_CAR
 frames on three of eight clips with the identity guard on). Drawing is the risky step, so its
 result is checked like any other failure and covered when in doubt.
 
-Cost: two dlib embeddings per checked face (dlib's ResNet run in torch,
-:mod:`streamanon.evaluation.dlib_resnet`: about 22 ms each on 2 CPU cores; 190 ms in dlib's
-own runtime, which the eval's attacker keeps), six for a face passing near the limit
-(``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more strictly).
+Cost: two dlib embeddings per checked face, batched (dlib's ResNet run in torch,
+:mod:`streamanon.evaluation.dlib_resnet`: 15-22 ms for one on 2 CPU cores, 11 ms each in a
+pair; 190 ms in dlib's own runtime, which the eval's attacker keeps), four more, batched, for
+a face passing near the limit (``BOX_BAND``; ``SMALL_FACE_PX``: small faces are judged more
+strictly).
 A face is checked on its first drawn frame and then every ``every`` frames; a face whose
 distance came within ``NEAR_BAND`` of the limit (a failed one too) is checked again on its
 next drawn frame. A failed face stays covered until it clears the limit by ``RECHECK_BAND``
@@ -110,6 +111,15 @@ def _small(crop: FaceCrop) -> bool:
 class Embedder(Protocol):
     def embed(self, image: np.ndarray, rect: tuple[float, float, float, float],
               landmarks: np.ndarray | None = None) -> np.ndarray: ...
+
+
+def embed_faces(embedder: Embedder, faces: Sequence[tuple[np.ndarray, tuple[float, float, float, float]]]) -> list[np.ndarray]:
+    """``embedder.embed(image, rect)`` of each face, in one batch where the embedder has
+    ``embed_many`` (``DlibFaceModel``: the ResNet run once for all)."""
+    many = getattr(embedder, "embed_many", None)
+    if many is None:
+        return [embedder.embed(image, rect) for image, rect in faces]
+    return list(many(faces))
 
 
 def face_rect(crop: FaceCrop) -> tuple[float, float, float, float]:
@@ -271,13 +281,13 @@ class IdentityCheck:
         nearest over the other boxes too (which can only lower it: a face already failing
         is not measured again)."""
         rect = face_rect(crop)
-        person = self._person[track] = self.embedder.embed(crop.image, rect)
         if leaving is None:
             out = blended(crop, patch)
         else:
             x0, y0, x1, y1 = crop.box
             out = np.ascontiguousarray(leaving[y0:y1, x0:x1])
-        drawn = self.embedder.embed(out, rect)
+        person, drawn = embed_faces(self.embedder, [(crop.image, rect), (out, rect)])
+        self._person[track] = person
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views[-self.max_views:]]) \
             if self.max_views else float(np.linalg.norm(drawn - person))
@@ -286,8 +296,8 @@ class IdentityCheck:
             del views[:-max(self.max_views, REDRAW_VIEWS)]  # oldest first out
         if limit <= distance < self._limit(crop) + BOX_BAND:
             others = attacker_rects(crop)
-            people = [person, *(self.embedder.embed(crop.image, r) for r in others)]
-            faces = [drawn, *(self.embedder.embed(out, r) for r in others)]
+            more = embed_faces(self.embedder, [(crop.image, r) for r in others] + [(out, r) for r in others])
+            people, faces = [person, *more[:len(others)]], [drawn, *more[len(others):]]
             # every pairing: an attacker's gallery and probe boxes come from separate detections
             distance = min(distance, *(float(np.linalg.norm(f - q)) for f in faces for q in people))
         return distance

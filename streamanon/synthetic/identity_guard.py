@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import FaceCrop
-from .identity_check import Embedder, dlib_recogniser, drawn_embedding, face_rect
+from .identity_check import Embedder, blended, dlib_recogniser, embed_faces, face_rect
 
 log = logging.getLogger(__name__)
 REMEMBERED = 4096
@@ -158,10 +158,16 @@ class IdentityGuard:
         views = [crop, *later]
         try:  # one batch: every candidate in every frame judged
             patches = self.generator.generate([replace(v, seed=s) for v in views for s in seeds])
-            per_view = []
+            n = len(seeds)
+            faces = []  # per view: the person, then each candidate drawn over them
             for k, view in enumerate(views):
-                people = [self.embedder.embed(view.image, face_rect(view)), *(avoid if k == 0 else ())]
-                drawn = [drawn_embedding(self.embedder, view, p) for p in patches[k * len(seeds):(k + 1) * len(seeds)]]
+                rect = face_rect(view)
+                faces += [(view.image, rect), *((blended(view, p), rect) for p in patches[k * n:(k + 1) * n])]
+            embedded = embed_faces(self.embedder, faces)  # one batch for every view and candidate
+            per_view = []
+            for k in range(len(views)):
+                person, *drawn = embedded[k * (n + 1):(k + 1) * (n + 1)]
+                people = [person, *(avoid if k == 0 else ())]
                 per_view.append([min(float(np.linalg.norm(d - r)) for r in people) for d in drawn])
             distances = [float(d) for d in np.mean(per_view, axis=0)]
         except Exception as exc:  # the guard only improves a choice; without it the seed stands
