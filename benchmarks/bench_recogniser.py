@@ -9,8 +9,8 @@ attacker keeps dlib's own runtime. This times one descriptor (landmarks given, c
 run) with each, on the demo portrait, the torch net alone on batches of chips, and whole
 embeddings (landmarks fitted, chips cut, net run) one by one against ``embed_many`` (one net
 run per batch: two faces per identity check, six near the limit, 39 for the identity guard's
-12 candidates on 3 frames); and checks that both runtimes give the same descriptor. Prints a table and writes
-``benchmarks/results/recogniser.json``.
+12 candidates on 3 frames); and checks that both runtimes give the same descriptor. Prints a
+table and writes ``benchmarks/results/recogniser.json``.
 """
 
 from __future__ import annotations
