@@ -93,6 +93,16 @@ def test_missing_input_existing_output_and_bad_config(face_clip, tmp_path):
     assert rc == 2 and "treshold" in err and "Traceback" not in err
 
 
+def test_openmp_threads_wait_passively_unless_the_caller_says_otherwise(tmp_path, monkeypatch):
+    """Busy-waiting OpenMP threads (torch's, for the identity check) take the detector's cores."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main(["verify", str(tmp_path / "absent.mp4")]) == 3
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    main(["verify", str(tmp_path / "absent.mp4")])
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 def test_synthetic_until_shipped_or_works(face_clip, tmp_path):
     rc, err = cli("run", face_clip, "-o", tmp_path / "o.mp4", "--mode", "synthetic", "--quiet")
     assert "Traceback" not in err

@@ -42,6 +42,13 @@ def test_onnx_matches_torch_at_several_batch_sizes(weights, tmp_path):
         assert np.abs(onnx_b.velocity(x, t, c) - ref).max() < 1e-3 * max(1.0, np.abs(ref).max())
 
 
+def test_onnx_session_does_not_spin_between_runs(weights, tmp_path):
+    """Its threads would busy-wait on the cores the conditions, detector and encoder use."""
+    backend = create_backend("onnx", weights, engine_dir=str(tmp_path))
+    options = backend.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_onnx_generator_gives_the_same_faces_as_torch(weights, tmp_path):
     crops = [synthetic_crop(weights.shape.template, seed=s, face_seed=s) for s in (1, 2)]
     a = SyntheticFaceGenerator(weights, create_backend("torch", weights)).generate(crops)

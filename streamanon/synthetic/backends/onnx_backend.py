@@ -6,6 +6,11 @@ user cache (:func:`streamanon.cache.cache_dir`, ``onnx/``); when neither has it,
 exported once into the cache (about 3-6 s, needs torch and diffusers: the `synthetic`
 extra), never into the working directory.
 A file whose recorded hash differs is refused.
+
+ONNX Runtime's worker threads busy-wait ("spin") after each run by default, waiting for the
+next one. Here the next work is not the network's: the face conditions, the warp back, the
+detector and the encoder run on the same cores between runs, and the spinning threads take
+them. The session is made with spinning off (``ALLOW_SPINNING``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,16 @@ import os
 import numpy as np
 
 from ...errors import BackendUnavailableError, GeneratorError
+
+
+ALLOW_SPINNING = "0"
+"""``session.intra_op.allow_spinning``. One 497 x 451 px face of talking_d10 in a process whose
+detector has run (as in every ``streamanon run``), 2 cores: with spinning (ONNX Runtime's
+default) 44 ms per face, 24 of them in the numpy and OpenCV work of the conditions; without,
+30 ms (conditions 6). Timed alone on the benchmark's 200 px crops
+(``benchmarks/bench_generator.py``, no detector loaded) spinning was as fast or faster (13-17
+against 17-20 ms per face): what it costs is the other work on the same cores. Whole ``streamanon
+run`` figures: ``PASSIVE_OPENMP`` in :mod:`streamanon.cli`."""
 
 
 class OnnxBackend:
@@ -45,6 +60,7 @@ class OnnxBackend:
             providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", ALLOW_SPINNING)
         n = threads or int(os.environ.get("STREAMANON_THREADS", "0") or 0)
         if n:
             opts.intra_op_num_threads = n
