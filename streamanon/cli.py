@@ -19,13 +19,19 @@ from .errors import StreamanonError
 
 COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path", "live")
 """Subcommand modules under ``streamanon/commands``; missing ones are skipped."""
-PASSIVE_OPENMP = "PASSIVE"
-"""``OMP_WAIT_POLICY`` unless the caller set one; libgomp reads it when torch loads, so only the
-CLI (which imports torch later) can set it; API and GStreamer users set it in their own
-environment. Whole ``streamanon run`` (synthetic, salt s6, first 120 frames, 2 cores, three
-runs each interleaved, medians of process wall / CPU seconds): before both changes, with ONNX
-Runtime not spinning, and with this as well: talking_d10 19.2 / 32.8 -> 18.6 / 31.5 -> 17.5 /
-29.4; music_video_720p 25.3 / 44.2 -> 25.0 / 42.3 -> 25.1 / 41.7. The same output pictures."""
+THREAD_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
+"""Defaults for the libraries' thread pools, each unless the caller set it. The pipeline runs
+its stages on threads of its own (decode, detect, render, encode), and a library pool that
+busy-waits between calls, or splits a small product over both cores, takes them: torch's
+OpenMP threads (the identity check's and guard's recogniser) sleep when idle, and numpy's
+OpenBLAS, whose calls here are small (the shape model, alignments, Kalman filters), runs on the
+calling thread (two threads took 17 times as long for the shape model in the pipeline as one).
+Read when numpy and torch load, so only the CLI (which imports them later) can set them; API
+and GStreamer users export them before starting. Whole ``streamanon run`` (synthetic, salt s6,
+first 120 frames, 2 cores, three interleaved runs each, medians of process wall / CPU
+seconds), before this and the ONNX session without spinning, with that, and with both:
+talking_d10 21.9 / 37.6 -> 18.4 / 30.7 -> 14.8 / 21.4; talking_vox 20.0 / 34.3 -> 17.6 / 29.4
+-> 14.5 / 20.5; music_video_720p 26.2 / 45.6 -> 23.4 / 39.1 -> 21.0 / 30.0. The same output."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     # MediaPipe (TFLite, absl) logs start-up chatter to stderr; keep the terminal for us.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # torch's OpenMP threads (the identity check's and guard's recogniser) would busy-wait
-    # between calls on the cores the detector and encoder need (see PASSIVE_OPENMP).
-    os.environ.setdefault("OMP_WAIT_POLICY", PASSIVE_OPENMP)
+    for name, value in THREAD_ENVIRONMENT.items():  # before numpy and torch load
+        os.environ.setdefault(name, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * args.verbose

@@ -93,14 +93,26 @@ def test_missing_input_existing_output_and_bad_config(face_clip, tmp_path):
     assert rc == 2 and "treshold" in err and "Traceback" not in err
 
 
-def test_openmp_threads_wait_passively_unless_the_caller_says_otherwise(tmp_path, monkeypatch):
-    """Busy-waiting OpenMP threads (torch's, for the identity check) take the detector's cores."""
+def test_library_thread_pools_are_set_for_the_pipeline_unless_the_caller_says_otherwise(tmp_path, monkeypatch):
+    """Busy-waiting OpenMP threads (torch's) and a two-thread OpenBLAS take the stages' cores."""
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     assert main(["verify", str(tmp_path / "absent.mp4")]) == 3
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     main(["verify", str(tmp_path / "absent.mp4")])
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
+
+
+def test_the_cli_process_runs_numpy_on_one_blas_thread(tmp_path):
+    """Set before numpy loads: the pool numpy reports in a fresh ``streamanon`` process."""
+    code = ("import sys, os; os.environ.pop('OPENBLAS_NUM_THREADS', None); from streamanon.cli import main; "
+            "main(['verify', sys.argv[1]]); import numpy; from threadpoolctl import threadpool_info; "
+            "print([p['num_threads'] for p in threadpool_info() if p['internal_api'] == 'openblas'])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "absent.mp4")], capture_output=True,
+                         text=True, env=ENV, timeout=120).stdout
+    assert out.strip() == "[1]"
 
 
 def test_synthetic_until_shipped_or_works(face_clip, tmp_path):

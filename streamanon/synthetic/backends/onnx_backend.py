@@ -29,7 +29,7 @@ default) 44 ms per face, 24 of them in the numpy and OpenCV work of the conditio
 30 ms (conditions 6). Timed alone on the benchmark's 200 px crops
 (``benchmarks/bench_generator.py``, no detector loaded) spinning was as fast or faster (13-17
 against 17-20 ms per face): what it costs is the other work on the same cores. Whole ``streamanon
-run`` figures: ``PASSIVE_OPENMP`` in :mod:`streamanon.cli`."""
+run`` figures: ``THREAD_ENVIRONMENT`` in :mod:`streamanon.cli`."""
 
 
 class OnnxBackend:
