@@ -26,6 +26,17 @@ def test_finds_the_astronaut_and_a_small_dim_copy():
     assert any(b[0] - 6 <= 58 <= b[2] + 6 and b[1] - 6 <= 268 <= b[3] + 6 for b, _, _ in found)
 
 
+def test_sessions_sleep_between_runs():
+    """A second detector on the analyze thread must not busy-wait on the other stages' cores."""
+    from streamanon.centerface import CenterFace
+
+    detector = CenterFace(320)
+    detector.detect(np.zeros((180, 320, 3), np.uint8))
+    (session,) = detector._sessions.values()
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_missing_model_names_the_install(monkeypatch):
     from streamanon import centerface
 
