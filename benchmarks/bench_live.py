@@ -144,10 +144,16 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "live.json")
     parser.add_argument("--config", type=Path, help="streamanon YAML config (default: the live defaults)")
     parser.add_argument("--keep", type=Path, help="keep the received streams in this folder (to look at them)")
+    parser.add_argument("--no-thread-environment", action="store_true",
+                        help="leave the thread pools as the libraries set them (the CLI sets them)")
     args = parser.parse_args()
     if not args.clip.exists():
         print(f"bench_live: {args.clip} not found (needs ../shared)", file=sys.stderr)
         return 1
+    sys.path.insert(0, str(ROOT))
+    from streamanon.cli import set_thread_environment  # neither numpy nor torch
+
+    threads = {} if args.no_thread_environment else set_thread_environment()  # as `streamanon run` does
     modes = args.modes.split(",")
     results = []
     if args.keep:
@@ -171,7 +177,7 @@ def main() -> int:
               f"{str(r.get('raw_faces')):>10}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
-                                     "results": results}, indent=1))
+                                     "thread_environment": threads, "results": results}, indent=1))
     print(f"\nwrote {args.json}", file=sys.stderr)
     return 0
 

@@ -118,11 +118,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
     sys.path.insert(0, str(ROOT))
-    from streamanon.cli import THREAD_ENVIRONMENT  # imports neither numpy nor torch
+    from streamanon.cli import THREAD_ENVIRONMENT, set_thread_environment  # neither numpy nor torch
 
-    threads = {} if args.no_thread_environment else THREAD_ENVIRONMENT
-    for name, value in threads.items():  # before numpy loads, as the CLI does
-        os.environ.setdefault(name, value)
+    if not args.no_thread_environment:
+        set_thread_environment()  # before numpy loads, as the CLI does
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         clip = trimmed_clip(args.clip, args.frames, workdir)
