@@ -10,16 +10,19 @@ from streamanon.cli import main
 from streamanon.gst import PLUGIN_DIR, environment, python_path
 
 
-def test_prints_two_export_lines_that_a_shell_evaluates(capsys, tmp_path):
+def test_prints_export_lines_that_a_shell_evaluates(capsys, tmp_path):
     assert main(["gst-path"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split("=", 1)[0] for line in lines] == ["export GST_PLUGIN_PATH", "export PYTHONPATH"]
-    script = "\n".join(lines) + '\nprintf "%s\\n%s\\n" "$GST_PLUGIN_PATH" "$PYTHONPATH"\n'
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/already/there"}
+    assert [line.split("=", 1)[0] for line in lines] == ["export GST_PLUGIN_PATH", "export PYTHONPATH",
+                                                         "export OMP_WAIT_POLICY", "export OPENBLAS_NUM_THREADS"]
+    script = "\n".join(lines) + ('\nprintf "%s\\n%s\\n%s\\n%s\\n" "$GST_PLUGIN_PATH" "$PYTHONPATH" '
+                                 '"$OMP_WAIT_POLICY" "$OPENBLAS_NUM_THREADS"\n')
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/already/there", "OMP_WAIT_POLICY": "ACTIVE"}
     out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
-    plugin_path, py_path = out.splitlines()
+    plugin_path, py_path, omp, blas = out.splitlines()
     assert plugin_path == str(PLUGIN_DIR), "no stray ':' when GST_PLUGIN_PATH was unset"
     assert py_path.split(":") == python_path() + ["/already/there"], "ours first, the caller's kept"
+    assert (omp, blas) == ("ACTIVE", "1"), "the pipeline's thread settings, the caller's own kept"
 
 
 def test_paths_make_the_plugin_and_the_package_importable():

@@ -12,7 +12,8 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gst-path", help="print shell exports that make the GStreamer element loadable",
-                       description="Print `export GST_PLUGIN_PATH=...` and `export PYTHONPATH=...` for "
+                       description="Print `export GST_PLUGIN_PATH=...`, `export PYTHONPATH=...` and the thread-"
+                                   "pool settings `streamanon run` uses (kept where already set) for "
                                    "`eval \"$(streamanon gst-path)\"`; then `gst-inspect-1.0 streamanon`.")
     p.add_argument("--check", action="store_true",
                    help="also load the elements with gst-inspect-1.0 (private registry) and report on stderr")
@@ -27,11 +28,16 @@ def _quoted(value: str) -> str:
 
 
 def export_lines() -> list[str]:
+    """The element's paths (ours first, the caller's kept after them), then the thread-pool
+    settings of :data:`streamanon.cli.THREAD_ENVIRONMENT` where the caller has none."""
+    from ..cli import THREAD_ENVIRONMENT
     from ..gst import environment
 
     lines = []
     for name, value in environment().items():
         lines.append(f"export {name}={_quoted(value)[:-1]}${{{name}:+:${name}}}\"")
+    for name, value in THREAD_ENVIRONMENT.items():
+        lines.append(f"export {name}=\"${{{name}:-{value}}}\"")
     return lines
 
 
