@@ -165,6 +165,13 @@ class AnonymizerConfig:
     when the identity memory gives a returning person their earlier seed): the same identity
     seed with a shape farther from the person's, checked like any other (0: off; the cover
     then stands until the drawn face clears the check). Measured: README "Synthetic faces"."""
+    verify_reuse: int = 30
+    """Identity check: a face it covers is drawn instead as the track's farthest face (from the
+    person) among those that passed a check in the last this many frames, warped onto this
+    frame's face, if that face clears the check by the hysteresis band here; else the cover
+    stays. Its expression and turn stay as they were for those frames, instead of a blur disc
+    (a recogniser reads the disc as another person). Needs temporal smoothing (the generator
+    keeps its last faces there). 0: the cover. Measured: README "Synthetic faces"."""
     verify_views: int = 0
     """Identity check, stricter (opt-in): also compare the drawn face with up to this many
     earlier views of the person (embeddings from the track's earlier checks, in memory while

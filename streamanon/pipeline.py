@@ -10,6 +10,7 @@ ids, identity seeds, generator) belongs to this one stream.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -76,6 +77,11 @@ class Anonymizer:
                                                self.policy.color, views=a.verify_views, hold=a.verify_hold)
             self.escalation = create_shape_escalation(a.degree, a.verify_escalate, self.check)
         self.generator = self.steady.smooth_latents(self.generator)
+        self.reuse = None  # optional: a face the check covers is drawn as one of its track's recent faces
+        if self.check is not None:
+            from .synthetic.face_reuse import create_face_reuse
+
+            self.reuse = create_face_reuse(a.verify_reuse, self.check, self.generator)
 
     def analyze(self, frame: VideoFrame) -> FrameAnalysis:
         # 1. Detect faces and their mesh, looking closely where tracked faces should be.
@@ -98,7 +104,7 @@ class Anonymizer:
 
     def render(self, analysis: FrameAnalysis,
                upcoming: Sequence[FrameAnalysis] = ()) -> tuple[VideoFrame, FrameRecord]:
-        """Steps 6-15 for one analysed frame. ``upcoming``: the analyses of the frames after it
+        """Steps 6-16 for one analysed frame. ``upcoming``: the analyses of the frames after it
         that a lookahead holds (the identity guard judges a new face on some of them too)."""
         frame = analysis.frame
         # 6. Cut each tracked face with its blend mask (identity seed travels with the track, and
@@ -125,31 +131,42 @@ class Anonymizer:
             patches = self.steady.steady_faces(patches, crops)
         # 10. Optional identity check: a drawn face a recogniser still matches, as it would
         #     leave (with every other patch of the frame on and around it), gets the cover.
+        checked, leaving, composed = [], None, []
         if self.check is not None:
             with self.stats.clock("verify"):
-                leaving = compose(frame.image, patches, drawn_cores=not self.covering)
+                leaving, composed = compose(frame.image, patches, drawn_cores=not self.covering), list(patches)
                 patches, checked = self.check.verify(patches, crops, leaving)
-            events += checked
         # 11. A face the check covered is drawn farther from the person's shape from its next frame on.
-        if self.escalation is not None:
-            self.steady.forget_faces(self.escalation.update(checked))
-        # 12. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
+        escalated = [] if self.escalation is None else self.escalation.update(checked)
+        self.steady.forget_faces(escalated)
+        # 12. This frame, such a face is drawn as its track's farthest recent face that passed a
+        #     check, where that face passes here too (to a recogniser a cover is another person);
+        #     faces of another shape (before the escalation) are not reused.
+        if self.reuse is not None:
+            with self.stats.clock("verify"):
+                patches, checked, reused = self.reuse.replace(
+                    frame.index, patches, crops, checked, self.generator, self.check,
+                    lambda trial: compose(frame.image, trial, drawn_cores=not self.covering))
+            self.stats.count_reused(len(reused))
+            self.reuse.remember(frame.index, patches, crops, self.generator, self.check, forget=escalated)
+        events += checked
+        # 13. Opt-in: a face that keeps failing the check gets a new identity (next frame), far from the person.
         if self.check is not None and self.guard is not None and self.guard.max_redraws:
             with self.stats.clock("verify"):
                 redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views, self.check.redraw_distance)
             for track_id in redrawn:
                 self.check.forgive(track_id)
             self.steady.forget_faces(redrawn)
-        # 13. Blend the patches back into the frame (the check's frame, if it covered nothing).
+        # 14. Blend the patches back into the frame (the check's frame, if no patch changed since).
         with self.stats.clock("compose"):
-            image = leaving if self.check is not None and not checked else \
-                compose(frame.image, patches, drawn_cores=not self.covering)
-        # 14. Optional visible "AI-modified" label.
+            same = leaving is not None and len(composed) == len(patches) and all(map(operator.is_, composed, patches))
+            image = leaving if same else compose(frame.image, patches, drawn_cores=not self.covering)
+        # 15. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
 
             image = draw_label(image, self.config.provenance.label_text)
-        # 15. Record what happened, for provenance and the report.
+        # 16. Record what happened, for provenance and the report.
         record = FrameRecord(index=frame.index, pts=frame.pts, faces=len(patches),
                              replaced=sum(not p.fallback for p in patches), fallback=len(events),
                              mode=self.config.anonymizer.mode,

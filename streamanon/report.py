@@ -29,6 +29,7 @@ def build_report(stats: StreamStats, *, source: str, output: str, mode: str, con
         "backfilled_covers": backfilled,
         "fallback_total": int(sum(stats.fallback_events.values())),
         "fallback_events": dict(sorted(stats.fallback_events.items())),
+        "reused_faces": stats.reused_faces,
         "stage_seconds": {k: round(v, 4) for k, v in sorted(stats.stage_seconds.items())},
         "stage_ms_per_frame": {k: round(1000 * v / max(frames, 1), 3) for k, v in sorted(stats.stage_seconds.items())},
         "wall_seconds": round(wall, 4),

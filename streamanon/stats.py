@@ -19,6 +19,8 @@ class StreamStats:
         self.frames_out = 0
         self.faces_per_frame: list[int] = []
         self.fallback_events: Counter[str] = Counter()
+        self.reused_faces = 0
+        """Faces the identity check covered that were drawn as an earlier face of their track."""
         self.started = time.perf_counter()
 
     @contextmanager
@@ -36,6 +38,10 @@ class StreamStats:
             self.frames_out += 1
             self.faces_per_frame.append(faces)
             self.fallback_events.update(reasons)
+
+    def count_reused(self, faces: int) -> None:
+        with self._lock:
+            self.reused_faces += faces
 
     def count_frame_in(self) -> None:
         with self._lock:

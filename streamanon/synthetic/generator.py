@@ -60,6 +60,7 @@ class PreparedBatch:
     masks: list[np.ndarray] = field(default_factory=list)        # hard canonical inpainting masks
     cells: list[np.ndarray] = field(default_factory=list)        # original low-frequency colour
     skins: list[np.ndarray] = field(default_factory=list)        # where both faces are skin
+    ovals: list[np.ndarray] = field(default_factory=list)        # the drawn shape's face oval
     cond: np.ndarray | None = None                                # (B, 13, R, R) network conditions
     noise: np.ndarray | None = None                               # (B, 3, R, R) identity noise
     skipped: dict[int, str] = field(default_factory=dict)        # crop index -> reason
@@ -77,6 +78,10 @@ EDGE_RAMP = 0.08
 """Where the invented region meets the canonical frame's edge (the jaw or the forehead of a
 close face), the new face fades out over this much of the frame instead of the mask's short
 feather, so the cut is not a straight line."""
+
+
+REUSE_FEATHER = 0.03
+"""Feather (fraction of the frame) of :meth:`SyntheticFaceGenerator.face_weight`."""
 
 
 def _edge_ramp(resolution: int, margin: float, ramp: float) -> np.ndarray:
@@ -138,7 +143,7 @@ class SyntheticFaceGenerator:
                 continue
             try:
                 track_shape = None if identity_tracks is None else identity_tracks.get(crop.track_id)
-                cond, m, mask, cells, skin = self._conditions(crop, track_shape)
+                cond, m, mask, cells, skin, oval = self._conditions(crop, track_shape)
             except GeneratorError as exc:
                 p.skipped[i] = str(exc)
                 continue
@@ -147,6 +152,7 @@ class SyntheticFaceGenerator:
             p.masks.append(mask)
             p.cells.append(cells)
             p.skins.append(skin)
+            p.ovals.append(oval)
             conds.append(cond)
             seeds.append(crop.seed)
         if conds:
@@ -183,9 +189,9 @@ class SyntheticFaceGenerator:
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
         smooth = align.warp_to_canonical(cv2.GaussianBlur(crop.image, (0, 0), max(0.8, 0.8 / scale)), m, r)
         skin = inpaint_mask(lm, r, SKIN_SCALE, forehead=0.0)
-        both = skin * inpaint_mask(new_lm, r, SKIN_SCALE, forehead=0.0)
+        oval = inpaint_mask(new_lm, r, SKIN_SCALE, forehead=0.0)
         cond = assemble(mesh_maps(new_lm, r), lowfreq_cells(smooth, mask, self.grid), surroundings, mask)
-        return cond, m, mask, lowfreq_cells(smooth, skin, self.grid), both
+        return cond, m, mask, lowfreq_cells(smooth, skin, self.grid), skin * oval, oval
 
     # 2. Denoising in the aligned frame -------------------------------------------------------
     def denoise(self, prepared: PreparedBatch, start: np.ndarray | None = None,
@@ -235,6 +241,15 @@ class SyntheticFaceGenerator:
             log.debug("face %d covered: %s", i, reason)
             patches[i] = fallback_patch(prepared.crops[i], self.fallback)
         return [patches[i] for i in range(len(prepared.crops))]
+
+    def face_weight(self, prepared: PreparedBatch, row: int) -> np.ndarray:
+        """(R, R) weight in [0, 1] of the drawn face proper (its shape's face oval, feathered
+        inward) against the hair and background the network invented around it: where another
+        face of the track is put in (:meth:`...temporal.latent.LatentSmoothedGenerator.redraw`),
+        the surroundings stay this frame's."""
+        feather = REUSE_FEATHER * self.res
+        return cv2.GaussianBlur(cv2.erode(prepared.ovals[row], np.ones((3, 3), np.uint8),
+                                          iterations=max(1, int(feather))), (0, 0), feather)
 
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         prepared = self.prepare(batch)

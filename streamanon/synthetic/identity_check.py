@@ -188,6 +188,9 @@ class IdentityCheck:
         self._strikes: dict[int, int] = {}  # track id -> checks failed in a row
         self.distances: dict[int, float] = {}
         """Last measured distance per track (for reports and tests)."""
+        self.measured: dict[int, float] = {}
+        """Tracks whose drawn face was measured and passed in the last ``verify``, and how far."""
+        self._people: dict[tuple, np.ndarray] = {}  # (track, box) -> the person this frame
 
     def verify(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop],
                leaving: np.ndarray | None = None) -> tuple[list[FacePatch], list[FallbackEvent]]:
@@ -201,6 +204,7 @@ class IdentityCheck:
         out: list[FacePatch] = []
         events: list[FallbackEvent] = []
         drawn = set()
+        self.measured, self._people = {}, {}
         for patch, crop in zip(patches, crops):
             if patch.fallback or crop.landmarks is None:
                 out.append(patch)
@@ -272,7 +276,19 @@ class IdentityCheck:
             return "identity_check"
         self._failed.discard(track)
         self._strikes.pop(track, None)
+        self.measured[track] = distance
         return None
+
+    def passes_again(self, crop: FaceCrop, patch: FacePatch, leaving: np.ndarray) -> bool:
+        """Whether another face for a track this frame's check covered (an earlier drawn face:
+        :mod:`.face_reuse`) clears the check by the hysteresis band, measured as ``verify`` does
+        in ``leaving``; the track's own state (due, failed, strikes) is left as it is."""
+        limit = self._limit(crop) + RECHECK_BAND
+        try:
+            return self._distance(crop.track_id, crop, patch, leaving, limit) >= limit
+        except Exception as exc:  # a check that cannot run lets nothing through
+            log.warning("identity check of a reused face failed for track %d: %s", crop.track_id, exc)
+            return False
 
     def _distance(self, track: int, crop: FaceCrop, patch: FacePatch, leaving: np.ndarray | None,
                   limit: float) -> float:
@@ -286,7 +302,7 @@ class IdentityCheck:
         else:
             x0, y0, x1, y1 = crop.box
             out = np.ascontiguousarray(leaving[y0:y1, x0:x1])
-        person, drawn = embed_faces(self.embedder, [(crop.image, rect), (out, rect)])
+        (person,), (drawn,) = self._embed(crop, out, [rect])
         self._person[track] = person
         views = self._views.setdefault(track, [])
         distance = min(float(np.linalg.norm(drawn - v)) for v in [person, *views[-self.max_views:]]) \
@@ -295,12 +311,19 @@ class IdentityCheck:
             views.append(person)
             del views[:-max(self.max_views, REDRAW_VIEWS)]  # oldest first out
         if limit <= distance < self._limit(crop) + BOX_BAND:
-            others = attacker_rects(crop)
-            more = embed_faces(self.embedder, [(crop.image, r) for r in others] + [(out, r) for r in others])
-            people, faces = [person, *more[:len(others)]], [drawn, *more[len(others):]]
+            more_people, more_faces = self._embed(crop, out, attacker_rects(crop))
+            people, faces = [person, *more_people], [drawn, *more_faces]
             # every pairing: an attacker's gallery and probe boxes come from separate detections
             distance = min(distance, *(float(np.linalg.norm(f - q)) for f in faces for q in people))
         return distance
+
+    def _embed(self, crop: FaceCrop, out: np.ndarray, rects: Sequence[tuple]) -> tuple[list, list]:
+        """(the person, the drawn face ``out``) embedded at each of ``rects``, in one batch; the
+        person's embeddings are kept for the frame (a reused face is judged against them too)."""
+        missing = [r for r in rects if (crop.track_id, r) not in self._people]
+        embedded = embed_faces(self.embedder, [(crop.image, r) for r in missing] + [(out, r) for r in rects])
+        self._people.update({(crop.track_id, r): e for r, e in zip(missing, embedded)})
+        return [self._people[(crop.track_id, r)] for r in rects], embedded[len(missing):]
 
     def _limit(self, crop: FaceCrop) -> float:
         """The distance a drawn face must reach: ``min_distance``, plus ``SMALL_FACE_MARGIN``

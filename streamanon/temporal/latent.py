@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import cv2
 import numpy as np
@@ -204,6 +204,7 @@ class LatentSmoothedGenerator:
         self.smoother = smoother
         self.shapes = shapes
         self.name = generator.name
+        self._last: tuple[Any, np.ndarray, dict[int, int]] | None = None  # prepared, aligned, track -> row
 
     def refuses(self, crop: FaceCrop, drawn_before: bool = False) -> str | None:
         """The wrapped generator's own refusal (it decides which faces it draws)."""
@@ -212,6 +213,7 @@ class LatentSmoothedGenerator:
 
     def generate(self, batch: Sequence[FaceCrop]) -> list[FacePatch]:
         g = self.generator
+        self._last = None
         prepared = self._prepare(batch)
         if getattr(prepared, "cond", None) is None:
             return g.finish(prepared, g.denoise(prepared))
@@ -235,7 +237,35 @@ class LatentSmoothedGenerator:
             aligned[picked] = g.denoise(part, start=start, start_time=min(t0, 1.0))
         for k, (tid, motion, _, _) in enumerate(rows):
             aligned[k] = self.smoother.step(tid, aligned[k], motion)
+        self._last = (prepared, aligned, {r[0]: k for k, r in enumerate(rows)})
         return g.finish(prepared, aligned)
+
+    def aligned_face(self, track_id: int) -> np.ndarray | None:
+        """The face drawn for ``track_id`` in the last ``generate`` call, in the aligned frame."""
+        if self._last is None or track_id not in self._last[2]:
+            return None
+        return self._last[1][self._last[2][track_id]]
+
+    def redraw(self, faces: Mapping[int, np.ndarray]) -> dict[int, FacePatch]:
+        """Patches of the last ``generate`` call's faces drawn with ``faces`` (aligned frame, by
+        track id) in place of what was drawn: this frame's alignment, mask and colour match
+        around another face, and this frame's drawn surroundings around it where the generator
+        says where the face proper is (``face_weight(prepared, row)``). Tracks not drawn in that
+        call are left out."""
+        if self._last is None:
+            return {}
+        prepared, aligned, rows = self._last
+        wanted = {t: f for t, f in faces.items() if t in rows and f.shape == aligned.shape[1:]}
+        if not wanted:
+            return {}
+        other = aligned.copy()
+        weight = getattr(self.generator, "face_weight", None)  # the face proper only, if it says where
+        for t, face in wanted.items():
+            k = rows[t]
+            w = 1.0 if weight is None else weight(prepared, k)
+            other[k] = w * face + (1.0 - w) * aligned[k]
+        patches = self.generator.finish(prepared, other)
+        return {p.track_id: p for p in patches if p.track_id in wanted and not p.fallback}
 
     def _prepare(self, batch: Sequence[FaceCrop]) -> Any:
         """The generator's ``prepare``, given each live track's mean identity shape where the
