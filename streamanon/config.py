@@ -171,7 +171,8 @@ class AnonymizerConfig:
     frame's face, if that face clears the check by the hysteresis band here; else the cover
     stays. Its expression and turn stay as they were for those frames, instead of a blur disc
     (a recogniser reads the disc as another person). Needs temporal smoothing (the generator
-    keeps its last faces there). 0: the cover. Measured: README "Synthetic faces"."""
+    keeps its last faces there). Held covers (``verify_hold``) are tried too. 0: the cover.
+    Measured: README "Synthetic faces"."""
     verify_views: int = 0
     """Identity check, stricter (opt-in): also compare the drawn face with up to this many
     earlier views of the person (embeddings from the track's earlier checks, in memory while
