@@ -165,6 +165,11 @@ class AnonymizerConfig:
     when the identity memory gives a returning person their earlier seed): the same identity
     seed with a shape farther from the person's, checked like any other (0: off; the cover
     then stands until the drawn face clears the check). Measured: README "Synthetic faces"."""
+    verify_escalate_times: int = 2
+    """Identity check: how many times a face may be raised by ``verify_escalate``: once more
+    when the check measures the raised face and covers it again (1: once). Measured: README
+    "Synthetic faces" (steadier identity where a raised face still came too near, a little
+    less expression and pose fidelity on those faces)."""
     verify_reuse: int = 30
     """Identity check: a face it covers is drawn instead as the track's farthest face (from the
     person) among those that passed a check in the last this many frames, warped onto this

@@ -75,7 +75,7 @@ class Anonymizer:
             self.guard = create_identity_guard(self.generator, a.guard_candidates, a.guard_redraws, a.guard_frames)
             self.check = create_identity_check(a.verify_every, a.verify_distance, self.policy.kind,
                                                self.policy.color, views=a.verify_views, hold=a.verify_hold)
-            self.escalation = create_shape_escalation(a.degree, a.verify_escalate, self.check)
+            self.escalation = create_shape_escalation(a.degree, a.verify_escalate, self.check, a.verify_escalate_times)
         self.generator = self.steady.smooth_latents(self.generator)
         self.reuse = None  # optional: a face the check covers is drawn as one of its track's recent faces
         if self.check is not None:
@@ -137,7 +137,7 @@ class Anonymizer:
                 leaving, composed = compose(frame.image, patches, drawn_cores=not self.covering), list(patches)
                 patches, checked = self.check.verify(patches, crops, leaving)
         # 11. A face the check covered is drawn farther from the person's shape from its next frame on.
-        escalated = [] if self.escalation is None else self.escalation.update(checked)
+        escalated = [] if self.escalation is None else self.escalation.update(checked, self.check.judged)
         self.steady.forget_faces(escalated)
         # 12. This frame, such a face is drawn as its track's farthest recent face that passed a
         #     check, where that face passes here too (to a recogniser a cover is another person);

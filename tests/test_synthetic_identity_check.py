@@ -74,11 +74,14 @@ def test_a_covered_face_is_held_covered_unchecked_for_hold_frames():
     crop = _crop()
     script = Scripted([0.9, 0.5, 0.9, 0.5, 0.9, 0.9])
     check = IdentityCheck(script, every=1, min_distance=0.65, hold=3)
-    seen = []
+    seen, judged = [], []
     for frame in range(9):
         coasting = frame == 6
         patches, events = check.verify([dataclasses.replace(_drawn(crop), fallback=coasting)], [crop])
         seen.append((patches[0].fallback, [e.reason for e in events], script.calls // 2))
+        judged.append(check.judged == {0})
+    # ``judged``: measured this frame (a held cover was not, so escalation does not count it)
+    assert judged == [True, True, False, False, True, True, False, True, True]
     assert seen == [
         (False, [], 1),                   # 0.9
         (True, ["identity_check"], 2),    # 0.5: covered, the first of 3 held frames
@@ -206,7 +209,7 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
     an = Anonymizer(Config().override({"anonymizer.mode": "synthetic", "anonymizer.guard_candidates": 0,
                                        "identity.salt": "check"}), generator=leaking)
     try:
-        for i in range(3):
+        for i in range(4):
             analysis = an.analyze(VideoFrame(image, i, pts=i, time_base=None))
             out, record = an.render(analysis)
             assert record.replaced == 0 and "identity_check" in record.fallback_reasons, record
@@ -215,8 +218,9 @@ def test_pipeline_covers_what_a_leaking_generator_returns(talking_face):
             diff = np.abs(out.image[y0:y1, x0:x1].astype(int) - image[y0:y1, x0:x1]).mean()
             assert diff > 15, diff  # the face left covered, not as it came in
         # covered once, the face is asked for farther from the person's shape (degree 2 + 1),
-        # and what comes back is checked (and covered) all the same
-        assert leaking.degrees == [None, 3.0, 3.0]
+        # covered again, farther still (+ 1, ``verify_escalate_times`` 2), and what comes back
+        # is checked (and covered) all the same
+        assert leaking.degrees == [None, 3.0, 4.0, 4.0]
     finally:
         an.close()
 
@@ -418,3 +422,24 @@ def test_faces_the_check_covered_are_escalated_for_as_long_as_their_identity_is_
     check = IdentityCheck(embedder=None)
     assert create_shape_escalation(2.0, 0.0, check) is None and create_shape_escalation(2.0, 1.0, None) is None
     assert create_shape_escalation(2.0, 1.0, check).degree == 3.0
+
+
+def test_an_escalated_face_is_raised_again_only_where_the_check_measured_it_and_up_to_times():
+    from streamanon.failsafe import FallbackEvent
+    from streamanon.synthetic.identity_check import ShapeEscalation
+
+    def crop(track, seed):
+        return FaceCrop(track, seed, (0, 0, 8, 8), np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32))
+
+    esc, covered = ShapeEscalation(degree=2.0, step=1.0, times=2), [FallbackEvent(1, "identity_check")]
+    esc.apply([crop(1, 71)])
+    assert esc.update(covered, judged=set()) == [1], "the first step: any cover of the check"
+    assert [c.degree for c in esc.apply([crop(1, 71)])] == [3.0]
+    assert esc.update(covered, judged=set()) == [], "a held cover (not measured) does not raise it again"
+    esc.apply([crop(1, 71)])
+    assert esc.update(covered, judged={1}) == [1]
+    assert [c.degree for c in esc.apply([crop(1, 71)])] == [4.0]
+    assert esc.update(covered, judged={1}) == [], "at most times steps"
+    assert [c.degree for c in esc.apply([crop(1, 71)])] == [4.0]
+    with pytest.raises(ConfigError, match="verify_escalate_times"):
+        ShapeEscalation(2.0, 1.0, times=0)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Protocol, Sequence
+from typing import Collection, Protocol, Sequence
 
 import numpy as np
 
@@ -190,6 +190,8 @@ class IdentityCheck:
         """Last measured distance per track (for reports and tests)."""
         self.measured: dict[int, float] = {}
         """Tracks whose drawn face was measured and passed in the last ``verify``, and how far."""
+        self.judged: set[int] = set()
+        """Tracks whose drawn face was measured in the last ``verify`` (passed or not)."""
         self._people: dict[tuple, np.ndarray] = {}  # (track, box) -> the person this frame
 
     def verify(self, patches: Sequence[FacePatch], crops: Sequence[FaceCrop],
@@ -204,7 +206,7 @@ class IdentityCheck:
         out: list[FacePatch] = []
         events: list[FallbackEvent] = []
         drawn = set()
-        self.measured, self._people = {}, {}
+        self.measured, self._people, self.judged = {}, {}, set()
         for patch, crop in zip(patches, crops):
             if patch.fallback or crop.landmarks is None:
                 out.append(patch)
@@ -259,6 +261,7 @@ class IdentityCheck:
             return None
         base = self._limit(crop)
         limit = base + (RECHECK_BAND if track in self._failed else 0.0)
+        self.judged.add(track)
         try:
             distance = self._distance(track, crop, patch, leaving, limit)
         except Exception as exc:  # a check that cannot run must not let the face through
@@ -333,7 +336,8 @@ class IdentityCheck:
 
 class ShapeEscalation:
     """One per stream: the identities (seeds) the identity check has covered, drawn ``step``
-    farther past the mean shape (``FaceCrop.degree``) from their next frame on.
+    farther past the mean shape (``FaceCrop.degree``) from their next frame on, once more
+    each time the check measures the raised face and covers it too, up to ``times`` steps.
 
     The identity seed stays, so the drawn person mostly stays too; the new shape is farther
     from the person's, and is checked like any other. On talking_s32 (salt s6) the whole clip
@@ -343,32 +347,47 @@ class ShapeEscalation:
     their earlier seed when they come back (a new track) is drawn at the raised degree again
     instead of being caught by the check a second time."""
 
-    def __init__(self, degree: float, step: float) -> None:
+    def __init__(self, degree: float, step: float, times: int = 1) -> None:
         if step < 0:
             raise ConfigError(f"anonymizer.verify_escalate: expected 0 (off) or more, got {step}")
-        self.degree = float(degree) + float(step)
-        self._seeds: set[int] = set()
+        if times < 1:
+            raise ConfigError(f"anonymizer.verify_escalate_times: expected 1 or more, got {times}")
+        self.base, self.step, self.times = float(degree), float(step), int(times)
+        self._levels: dict[int, int] = {}  # seed -> steps taken
         self._shown: dict[int, int] = {}  # track id -> seed, for the crops of the last frame
 
+    @property
+    def degree(self) -> float:
+        """The degree after one step."""
+        return self.base + self.step
+
     def apply(self, crops: Sequence[FaceCrop]) -> list[FaceCrop]:
-        """``crops``, those showing an escalated identity with the raised degree."""
+        """``crops``, those showing an escalated identity with their raised degree."""
         self._shown = {c.track_id: c.seed for c in crops}
-        return [replace(c, degree=self.degree) if c.seed in self._seeds else c for c in crops]
+        return [replace(c, degree=self.base + self.step * self._levels[c.seed]) if c.seed in self._levels else c
+                for c in crops]
 
-    def update(self, events: Sequence[FallbackEvent]) -> list[int]:
+    def update(self, events: Sequence[FallbackEvent], judged: Collection[int] | None = None) -> list[int]:
         """Escalate the identities the check covered this frame (events of the frame whose
-        crops ``apply`` saw last); returns the tracks new to it."""
+        crops ``apply`` saw last), an identity already raised only where the check measured
+        it this frame (``judged``: track ids; None: every cover counts), not where it held the
+        cover without a look; returns the tracks raised."""
         covered = {e.track_id for e in events if e.reason == "identity_check"}
-        new = sorted(t for t in covered if t in self._shown and self._shown[t] not in self._seeds)
-        self._seeds.update(self._shown[t] for t in new)
-        return new
+        raised = []
+        for t in sorted(covered & set(self._shown)):
+            level = self._levels.get(self._shown[t], 0)
+            if level < self.times and (level == 0 or judged is None or t in judged):
+                self._levels[self._shown[t]] = level + 1
+                raised.append(t)
+        return raised
 
 
-def create_shape_escalation(degree: float, step: float, check: IdentityCheck | None) -> ShapeEscalation | None:
-    """``anonymizer.verify_escalate`` (0 or no identity check: none)."""
+def create_shape_escalation(degree: float, step: float, check: IdentityCheck | None,
+                            times: int = 1) -> ShapeEscalation | None:
+    """``anonymizer.verify_escalate`` and ``verify_escalate_times`` (0 or no identity check: none)."""
     if check is None or step == 0:
         return None
-    return ShapeEscalation(degree, step)
+    return ShapeEscalation(degree, step, times)
 
 
 def dlib_recogniser(feature: str, off: str):
