@@ -10,7 +10,6 @@ ids, identity seeds, generator) belongs to this one stream.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -131,11 +130,13 @@ class Anonymizer:
             patches = self.steady.steady_faces(patches, crops)
         # 10. Optional identity check: a drawn face a recogniser still matches, as it would
         #     leave (with every other patch of the frame on and around it), gets the cover.
-        checked, leaving, composed = [], None, []
+        checked, leaving = [], None
         if self.check is not None:
             with self.stats.clock("verify"):
-                leaving, composed = compose(frame.image, patches, drawn_cores=not self.covering), list(patches)
+                leaving = compose(frame.image, patches, drawn_cores=not self.covering)
                 patches, checked = self.check.verify(patches, crops, leaving)
+            if checked:  # a face got the cover (and may be reused below): composed again in step 14
+                leaving = None
         # 11. A face the check covered is drawn farther from the person's shape from its next frame on.
         escalated = [] if self.escalation is None else self.escalation.update(checked, self.check.judged)
         self.steady.forget_faces(escalated)
@@ -157,10 +158,9 @@ class Anonymizer:
             for track_id in redrawn:
                 self.check.forgive(track_id)
             self.steady.forget_faces(redrawn)
-        # 14. Blend the patches back into the frame (the check's frame, if no patch changed since).
+        # 14. Blend the patches back into the frame (the check's frame, if it covered nothing).
         with self.stats.clock("compose"):
-            same = leaving is not None and len(composed) == len(patches) and all(map(operator.is_, composed, patches))
-            image = leaving if same else compose(frame.image, patches, drawn_cores=not self.covering)
+            image = leaving if leaving is not None else compose(frame.image, patches, drawn_cores=not self.covering)
         # 15. Optional visible "AI-modified" label.
         if self.config.provenance.visible_label:
             from .provenance.label import draw_label
