@@ -21,6 +21,7 @@ from .generators import FaceGenerator, create_generator
 from .identity import IdentitySeeder, new_salt
 from .compose import compose
 from .stats import StreamStats
+from .temporal.anchor import ANCHOR_MARGIN
 from .temporal.stabilizer import TemporalAnalyzer, TemporalRenderer
 from .track import FaceTracker
 from .types import Detection, FrameRecord, Track, VideoFrame
@@ -137,9 +138,12 @@ class Anonymizer:
                 patches, checked = self.check.verify(patches, crops, leaving)
             if checked:  # a face got the cover (and may be reused below): composed again in step 14
                 leaving = None
+            # A face the check found well clear of the person anchors its track's later faces.
+            self.steady.keep_anchors(self.check.measured, self.check.min_distance + ANCHOR_MARGIN,
+                                     [e.track_id for e in checked])
         # 11. A face the check covered is drawn farther from the person's shape from its next frame on.
         escalated = [] if self.escalation is None else self.escalation.update(checked, self.check.judged)
-        self.steady.forget_faces(escalated)
+        self.steady.forget_faces(escalated, identity=True)
         # 12. This frame, such a face is drawn as its track's farthest recent face that passed a
         #     check, where that face passes here too (to a recogniser a cover is another person);
         #     faces of another shape (before the escalation) are not reused.
@@ -157,7 +161,7 @@ class Anonymizer:
                 redrawn = self.guard.redraw(self.check.stuck(crops), self.check.views, self.check.redraw_distance)
             for track_id in redrawn:
                 self.check.forgive(track_id)
-            self.steady.forget_faces(redrawn)
+            self.steady.forget_faces(redrawn, identity=True)
         # 14. Blend the patches back into the frame (the check's frame, if it covered nothing).
         with self.stats.clock("compose"):
             image = leaving if leaving is not None else compose(frame.image, patches, drawn_cores=not self.covering)

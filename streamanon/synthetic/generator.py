@@ -61,6 +61,7 @@ class PreparedBatch:
     cells: list[np.ndarray] = field(default_factory=list)        # original low-frequency colour
     skins: list[np.ndarray] = field(default_factory=list)        # where both faces are skin
     ovals: list[np.ndarray] = field(default_factory=list)        # the drawn shape's face oval
+    drawn: list[np.ndarray] = field(default_factory=list)        # the drawn mesh (aligned frame, N x 2)
     cond: np.ndarray | None = None                                # (B, 13, R, R) network conditions
     noise: np.ndarray | None = None                               # (B, 3, R, R) identity noise
     skipped: dict[int, str] = field(default_factory=dict)        # crop index -> reason
@@ -143,7 +144,7 @@ class SyntheticFaceGenerator:
                 continue
             try:
                 track_shape = None if identity_tracks is None else identity_tracks.get(crop.track_id)
-                cond, m, mask, cells, skin, oval = self._conditions(crop, track_shape)
+                cond, m, mask, cells, skin, oval, drawn = self._conditions(crop, track_shape)
             except GeneratorError as exc:
                 p.skipped[i] = str(exc)
                 continue
@@ -153,6 +154,7 @@ class SyntheticFaceGenerator:
             p.cells.append(cells)
             p.skins.append(skin)
             p.ovals.append(oval)
+            p.drawn.append(drawn)
             conds.append(cond)
             seeds.append(crop.seed)
         if conds:
@@ -191,7 +193,7 @@ class SyntheticFaceGenerator:
         skin = inpaint_mask(lm, r, SKIN_SCALE, forehead=0.0)
         oval = inpaint_mask(new_lm, r, SKIN_SCALE, forehead=0.0)
         cond = assemble(mesh_maps(new_lm, r), lowfreq_cells(smooth, mask, self.grid), surroundings, mask)
-        return cond, m, mask, lowfreq_cells(smooth, skin, self.grid), skin * oval, oval
+        return cond, m, mask, lowfreq_cells(smooth, skin, self.grid), skin * oval, oval, new_lm
 
     # 2. Denoising in the aligned frame -------------------------------------------------------
     def denoise(self, prepared: PreparedBatch, start: np.ndarray | None = None,

@@ -62,6 +62,13 @@ class TemporalConfig:
     talking_vox), so the default is 1.0 and steadiness comes from the fixed noise and the
     blend after sampling."""
 
+    anchor_start: float = 1.0
+    """For flow/diffusion samplers: the time the sampler restarts from when it starts from
+    the track's anchor, its first drawn face warped onto this frame's drawn mesh
+    (:mod:`.anchor`), mixed with the track's fixed noise (1.0: off, every face from noise).
+    Lower: the drawn identity holds through expressions, but expression and detail follow
+    this frame's conditions less."""
+
     appearance_frames: int = 300
     """For generators conditioned on the face's low-frequency colour (synthetic mode): the
     generator sees the running mean of that condition over about this many frames of the
@@ -106,6 +113,8 @@ class TemporalConfig:
                 raise ValueError(f"temporal.{name}: expected 0 <= value < 1, got {value}")
         if not 0.0 < self.warm_start <= 1.0:
             raise ValueError(f"temporal.warm_start: expected 0 < value <= 1, got {self.warm_start}")
+        if not 0.0 < self.anchor_start <= 1.0:
+            raise ValueError(f"temporal.anchor_start: expected 0 < value <= 1, got {self.anchor_start}")
         if not 0.0 <= self.motion_radius <= 0.5:
             raise ValueError(f"temporal.motion_radius: expected 0 <= value <= 0.5, got {self.motion_radius}")
         for name in ("landmark_min_cutoff", "landmark_d_cutoff", "landmark_expression_cutoff", "fps_fallback",

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..types import FaceCrop, FacePatch
+from .anchor import TrackAnchors
 from .config import TemporalConfig
 from .pertrack import PerTrackState
 from .running import TrackRunningMean
@@ -199,10 +200,11 @@ class LatentSmoothedGenerator:
     and its warp back: the smoother plays the scheduler's part, the generator the UNet's."""
 
     def __init__(self, generator: StagedGenerator, smoother: TrackLatentSmoother,
-                 shapes: TrackRunningMean | None = None) -> None:
+                 shapes: TrackRunningMean | None = None, anchors: TrackAnchors | None = None) -> None:
         self.generator = generator
         self.smoother = smoother
         self.shapes = shapes
+        self.anchors = anchors
         self.name = generator.name
         self._last: tuple[Any, np.ndarray, dict[int, int]] | None = None  # prepared, aligned, track -> row
 
@@ -227,6 +229,8 @@ class LatentSmoothedGenerator:
             lm = None if crop.landmarks is None else _apply(prepared.matrices[row], crop.landmarks[:, :2])
             motion = self.smoother.motion(crop.track_id, lm, size)
             start, t0 = self.smoother.warm_start(crop.track_id, prepared.noise[row], motion)
+            if t0 >= 1.0 and self.anchors is not None:  # from the track's first face, moved to this mesh
+                start, t0 = self.anchors.start(crop.track_id, prepared.noise[row], _drawn(prepared, row))
             rows.append((crop.track_id, motion, start, round(float(t0), 4)))
         aligned = np.empty_like(prepared.noise)
         for t0 in sorted({r[3] for r in rows}):  # one sampler call per starting time
@@ -245,6 +249,17 @@ class LatentSmoothedGenerator:
         if self._last is None or track_id not in self._last[2]:
             return None
         return self._last[1][self._last[2][track_id]]
+
+    def anchor(self, track_ids: Sequence[int]) -> None:
+        """The faces drawn for ``track_ids`` in the last ``generate`` call become their tracks'
+        anchors (where a track has none yet and the generator says which mesh it drew from)."""
+        if self.anchors is None or self._last is None:
+            return
+        prepared, aligned, rows = self._last
+        for t in track_ids:
+            mesh = _drawn(prepared, rows[t]) if t in rows else None
+            if mesh is not None:
+                self.anchors.remember(t, aligned[rows[t]], mesh)
 
     def redraw(self, faces: Mapping[int, np.ndarray]) -> dict[int, FacePatch]:
         """Patches of the last ``generate`` call's faces drawn with ``faces`` (aligned frame, by
@@ -279,6 +294,12 @@ class LatentSmoothedGenerator:
             if shape is not None:
                 tracks[crop.track_id] = self.shapes.update(crop.track_id, shape)
         return self.generator.prepare(batch, identity_tracks=tracks)
+
+
+def _drawn(prepared: Any, row: int) -> np.ndarray | None:
+    """The mesh the generator drew row ``row`` from (aligned frame), if it says."""
+    drawn = getattr(prepared, "drawn", None)
+    return None if not drawn else drawn[row]
 
 
 def _apply(m: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -19,6 +19,7 @@ from ..config import MaskConfig
 from ..crop import region_mask
 from ..types import FaceCrop, FacePatch, Track, VideoFrame
 from . import aligned
+from .anchor import TrackAnchors
 from .config import TemporalConfig
 from .landmarks import LandmarkSmoother
 from .latent import (FaceBlender, LatentSmoothedGenerator, StagedGenerator, TrackLatentSmoother,
@@ -85,8 +86,10 @@ class TemporalRenderer:
         self.faces = FaceBlender(config)
         self.colour = ColourSmoother(config)
         self.latents = TrackLatentSmoother(config)
+        self.anchors = TrackAnchors(config.anchor_start)
         self.shapes = TrackRunningMean(config.identity_shape_frames)
         self.latent_smoothing = False
+        self._smoothed: LatentSmoothedGenerator | None = None
         self._frames: dict[int, _TrackFrame] = {}
 
     def smooth_latents(self, generator):
@@ -96,7 +99,10 @@ class TemporalRenderer:
         if not self.enabled or self.cover or not isinstance(generator, StagedGenerator):
             return generator
         self.latent_smoothing = True
-        return LatentSmoothedGenerator(generator, self.latents, self.shapes if self.shapes.frames > 1 else None)
+        self._smoothed = LatentSmoothedGenerator(generator, self.latents,
+                                                 self.shapes if self.shapes.frames > 1 else None,
+                                                 self.anchors if self.anchors.enabled else None)
+        return self._smoothed
 
     def steady_masks(self, crops: Sequence[FaceCrop], measured: Sequence[Track], cut: bool) -> list[FaceCrop]:
         """Crops whose masks follow their track's past masks, never below this frame's own."""
@@ -105,7 +111,7 @@ class TemporalRenderer:
         if cut:
             self._reset()
         alive = [c.track_id for c in crops]
-        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes):
+        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes, self.anchors):
             part.keep_only(alive)
         self._frames = {k: v for k, v in self._frames.items() if k in set(alive)}
         by_id = {t.track_id: t for t in measured}
@@ -156,10 +162,22 @@ class TemporalRenderer:
             out.append(dataclasses.replace(patch, image=image))
         return out
 
-    def forget_faces(self, track_ids: Sequence[int]) -> None:
+    def keep_anchors(self, cleared: Mapping[int, float], minimum: float, covered: Sequence[int]) -> None:
+        """Anchor faces (``temporal.anchor_start``; :mod:`.anchor`): a track whose face the
+        identity check measured ``minimum`` or more from the person this frame (``cleared``:
+        track id -> distance) keeps that face as its anchor, unless it has one; a track whose
+        face the check covered loses its anchor (drawn from it, the face came too near)."""
+        if self._smoothed is None or not self.anchors.enabled:
+            return
+        self.anchors.reset(list(covered))
+        self._smoothed.anchor([t for t, d in cleared.items() if d >= minimum and not self.anchors.has(t)])
+
+    def forget_faces(self, track_ids: Sequence[int], identity: bool = False) -> None:
         """Start these tracks' face, colour and latent blending afresh (a cover, or a new
-        identity drawn for them: blending with the old one would carry it into the new)."""
-        for part in (self.faces, self.colour, self.latents):
+        identity drawn for them: blending with the old one would carry it into the new);
+        ``identity``: their drawn identity changes (a raised degree, a new seed), so their
+        anchor faces go too."""
+        for part in (self.faces, self.colour, self.latents) + ((self.anchors,) if identity else ()):
             part.reset(list(track_ids))
 
     def _locate(self, crop: FaceCrop) -> _TrackFrame:
@@ -179,5 +197,5 @@ class TemporalRenderer:
 
     def _reset(self) -> None:
         self._frames.clear()
-        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes):
+        for part in (self.masks, self.faces, self.colour, self.latents, self.shapes, self.anchors):
             part.reset()
