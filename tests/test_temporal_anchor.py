@@ -138,7 +138,7 @@ def test_anchors_are_faces_the_check_found_clear_and_go_with_a_cover_or_a_new_id
     assert draw() == 0.6
     renderer.forget_faces([crop.track_id], identity=True)  # a raised degree or a new seed
     assert draw() == 1.0
-    plain = TemporalRenderer(TemporalConfig(), MaskConfig(), cover=False)  # off by default
+    plain = TemporalRenderer(TemporalConfig(anchor_start=1.0), MaskConfig(), cover=False)  # off
     plain_toy = MeshedToyGenerator()
     plain_generator = plain.smooth_latents(plain_toy)
     plain_generator.generate([crop])
