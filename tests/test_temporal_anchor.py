@@ -225,3 +225,45 @@ def test_on_a_real_clip_the_anchor_holds_the_drawn_identity_through_expressions(
     assert np.mean(to_person["anchor"]) > np.mean(to_person["noise"]) - 0.02, report
     assert min(to_person["anchor"]) >= 0.6, report
     assert np.mean(mouth["anchor"][2:]) > 0.9 * np.mean(mouth["noise"][2:]), report  # the wide-open mouths
+
+
+@pytest.mark.shared
+def test_in_the_pipeline_a_track_is_anchored_once_the_check_finds_its_face_clear():
+    """talking_d3, first frames, default settings: the track gets its anchor on the first frame
+    whose check measured the drawn face 0.08 past the limit, not before, and loses it when the
+    check covers its face; with ``anchor_start: 1.0`` never."""
+    pytest.importorskip("mediapipe")
+    import av
+
+    from streamanon.config import Config
+    from streamanon.pipeline import Anonymizer
+    from streamanon.temporal.anchor import ANCHOR_MARGIN
+    from streamanon.types import VideoFrame
+
+    from conftest import shared_video
+
+    with av.open(str(shared_video("talking_d3.mp4"))) as c:
+        images = [f.to_ndarray(format="rgb24") for _, f in zip(range(10), c.decode(video=0))]
+    seen = set()
+    for start in (0.8, 1.0):
+        an = Anonymizer(Config().override({"identity.salt": "s6", "temporal.anchor_start": start}))
+        clear_seen = False
+        try:
+            for i, image in enumerate(images):
+                an.process(VideoFrame(image, i, pts=i, time_base=None))
+                (track,) = [t for t in an.check.distances]
+                measured = an.check.measured.get(track)
+                anchored = an.steady.anchors.has(track)
+                if start == 1.0:
+                    assert not anchored
+                    continue
+                if track in an.check.judged and measured is None:  # the check covered it: anchor dropped
+                    clear_seen = False  # (frame 9 here: a kept face was reused and the degree raised)
+                    seen.add("dropped")
+                elif measured is not None and measured >= an.check.min_distance + ANCHOR_MARGIN:
+                    clear_seen = True
+                    seen.add("anchored")
+                assert anchored == clear_seen, (i, measured, anchored)
+        finally:
+            an.close()
+    assert seen == {"anchored", "dropped"}, f"in 10 frames only {seen}: not everything was tested"
