@@ -14,11 +14,12 @@ recogniser reads) and redraws detail and expression under this frame's condition
 the warm start from the *previous* frame (``temporal.warm_start``), nothing is fed back: the
 anchor is not replaced while it holds, so errors cannot build up.
 
-Which face: the first one the identity check measures at least ``ANCHOR_MARGIN`` past its
-limit (``TemporalRenderer.keep_anchors``); until then, and without an identity check, faces
-are drawn from noise. An anchor is dropped with its track, at scene cuts, when the track's
-drawn identity changes (a raised degree, a new seed) and when the check covers a face drawn
-from it; the next face measured clear of the person becomes the new one.
+Which face: the first one the identity check measures at least ``ANCHOR_MARGIN`` past
+``anonymizer.verify_distance`` (``TemporalRenderer.keep_anchors``); until then, and without
+an identity check, faces are drawn from noise. An anchor is dropped with its track, at scene
+cuts, when the track's drawn identity changes (a raised degree, a new seed) and when the
+check covers a face drawn from it; the next face measured clear of the person becomes the
+new one.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from scipy.spatial import Delaunay
 from .pertrack import PerTrackState
 
 ANCHOR_MARGIN = 0.08
-"""How far past the identity check's limit (``anonymizer.verify_distance``) a drawn face must
-be measured to become its track's anchor. Every later face of the track starts from it and
-comes out about as far from the person: an anchor just past the limit held the whole track
-near it (talking_d3, salt s8, the first drawn face as anchor: the eval's dlib matched 7 of 71
-samples to her, none without anchors)."""
+"""How far past the identity check's distance (``anonymizer.verify_distance``; a small face's
+limit is 0.02 higher) a drawn face must be measured to become its track's anchor. Later faces
+of the track start from it, and an anchor just past the limit held the whole track near it
+(talking_d3, salt s8, the first drawn face as anchor: the eval's dlib matched 7 of 71 samples
+to her, none without anchors)."""
 
 
 @dataclass(frozen=True)
