@@ -229,7 +229,7 @@ class LatentSmoothedGenerator:
             lm = None if crop.landmarks is None else _apply(prepared.matrices[row], crop.landmarks[:, :2])
             motion = self.smoother.motion(crop.track_id, lm, size)
             start, t0 = self.smoother.warm_start(crop.track_id, prepared.noise[row], motion)
-            if t0 >= 1.0 and self.anchors is not None:  # from the track's first face, moved to this mesh
+            if t0 >= 1.0 and self.anchors is not None:  # from the track's anchor face, moved to this mesh
                 start, t0 = self.anchors.start(crop.track_id, prepared.noise[row], _drawn(prepared, row))
             rows.append((crop.track_id, motion, start, round(float(t0), 4)))
         aligned = np.empty_like(prepared.noise)

@@ -170,7 +170,7 @@ class TemporalRenderer:
         if self._smoothed is None or not self.anchors.enabled:
             return
         self.anchors.reset(list(covered))
-        self._smoothed.anchor([t for t, d in cleared.items() if d >= minimum and not self.anchors.has(t)])
+        self._smoothed.anchor([t for t, d in cleared.items() if d >= minimum])
 
     def forget_faces(self, track_ids: Sequence[int], identity: bool = False) -> None:
         """Start these tracks' face, colour and latent blending afresh (a cover, or a new
