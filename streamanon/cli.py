@@ -15,6 +15,7 @@ import os
 import sys
 
 from . import __version__
+from .commands.native_log import filtered_native_stderr
 from .errors import StreamanonError
 
 COMMANDS = ("run", "verify", "demo", "eval", "train", "export", "gst_path", "live")
@@ -59,24 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # MediaPipe (TFLite, absl) logs start-up chatter to stderr; keep the terminal for us.
+    # MediaPipe (TFLite, absl) logs start-up chatter to stderr: older builds read these, 0.10's
+    # absl does not (filtered_native_stderr below does the work there).
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     set_thread_environment()  # before numpy and torch load
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * args.verbose
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except StreamanonError as exc:
-        print(f"streamanon: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("streamanon: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 141
+    with filtered_native_stderr(enabled=args.verbose == 0):  # -v: native logs as they come
+        level = logging.WARNING - 10 * args.verbose
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            return int(args.func(args) or 0)
+        except StreamanonError as exc:
+            print(f"streamanon: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("streamanon: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
