@@ -56,10 +56,11 @@ def clip_meshes(path: str, stride: int, limit: int) -> tuple[list[np.ndarray], i
 
 
 def measure(meshes: list[np.ndarray], width: int, height: int, alpha: float, shape,
-            track_mean: bool = False, one_seed: bool = False) -> dict:
+            track_mean: bool = False, one_seed: bool = False, outline: float = 1.0) -> dict:
     """``track_mean``: as the pipeline does on video, move past the mean by the running mean of
     the identity over the clip's meshes so far instead of each frame's own; ``one_seed``: one
-    seed for the clip (a track) rather than a new one per frame."""
+    seed for the clip (a track) rather than a new one per frame; ``outline``:
+    ``anonymizer.degree_outline``."""
     from streamanon.evaluation.utility import angle_difference, head_pose
     from streamanon.synthetic import degree
 
@@ -70,7 +71,8 @@ def measure(meshes: list[np.ndarray], width: int, height: int, alpha: float, sha
             own = shape.identity_of(lm)
             mean = own if mean is None else mean + (own - mean) / (k + 1)
         seed = 1000 if one_seed else 1000 + k
-        moved = shape.anonymize(lm, alpha, seed=seed, identity_track=mean if track_mean else None)
+        moved = shape.anonymize(lm, alpha, seed=seed, identity_track=mean if track_mean else None,
+                                outline=outline)
         po = head_pose(lm[list(POSE_POINTS)], width, height)
         pa = head_pose(moved[list(POSE_POINTS)], width, height)
         if po is not None and pa is not None:
@@ -90,7 +92,7 @@ def measure(meshes: list[np.ndarray], width: int, height: int, alpha: float, sha
         return float(np.corrcoef(a, b)[0, 1]), float(np.polyfit(a, b, 1)[0])
 
     (mouth_r, mouth_k), (eye_r, eye_k) = fit(o[:, 0], o[:, 1]), fit(o[:, 2], o[:, 3])
-    return {"alpha": alpha, "faces": len(meshes), "pose_error_deg": float(err.mean()),
+    return {"alpha": alpha, "outline": outline, "faces": len(meshes), "pose_error_deg": float(err.mean()),
             "yaw_pitch_roll_deg": err.mean(0).round(2).tolist(), "mouth_r": mouth_r, "mouth_slope": mouth_k,
             "eye_r": eye_r, "eye_slope": eye_k, "identity_move_sd": float(np.mean(moved_by)),
             "shape": "track" if track_mean else "frame",
@@ -106,6 +108,8 @@ def main() -> int:
     ap.add_argument("--shape", choices=["frame", "track", "both"], default="frame",
                     help="move past the mean by each frame's identity (a seed per frame) or by the "
                          "track's running mean (one seed, as the pipeline on video)")
+    ap.add_argument("--outlines", nargs="+", type=float, default=[1.0],
+                    help="anonymizer.degree_outline values (share of the move on the face oval)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "degree_geometry.json"))
     args = ap.parse_args()
 
@@ -120,21 +124,22 @@ def main() -> int:
             continue
         modes = [False, True] if args.shape == "both" else [args.shape == "track"]
         for alpha in args.alphas:
-            for track_mean in modes:
-                rows.append({"clip": Path(clip).stem, **measure(meshes, width, height, alpha, shape, track_mean,
-                                                                 one_seed=args.shape != "frame")})
+            for outline in args.outlines:
+                for track_mean in modes:
+                    rows.append({"clip": Path(clip).stem, **measure(meshes, width, height, alpha, shape, track_mean,
+                                                                     one_seed=args.shape != "frame", outline=outline)})
 
     def f(v, p=2):
         return "-" if v is None else f"{v:.{p}f}"
 
-    print(f"{'clip':<20} {'alpha':>5} {'shape':>5} {'faces':>5} {'pose err':>8} {'yaw/pitch/roll':>18} "
+    print(f"{'clip':<20} {'alpha':>5} {'outl':>4} {'shape':>5} {'faces':>5} {'pose err':>8} {'yaw/pitch/roll':>18} "
           f"{'mouth r/k':>11} {'eye r/k':>11} {'id move (sd)':>12} {'id spread (sd)':>14}")
     for r in rows:
         if "error" in r:
             print(f"{r['clip']:<20} {r['error']}")
             continue
         ypr = "/".join(f"{v:.1f}" for v in r["yaw_pitch_roll_deg"])
-        print(f"{r['clip'][:20]:<20} {r['alpha']:>5.1f} {r['shape']:>5} {r['faces']:>5} {r['pose_error_deg']:>8.2f} "
+        print(f"{r['clip'][:20]:<20} {r['alpha']:>5.1f} {r['outline']:>4.1f} {r['shape']:>5} {r['faces']:>5} {r['pose_error_deg']:>8.2f} "
               f"{ypr:>18} {f(r['mouth_r']) + '/' + f(r['mouth_slope']):>11} "
               f"{f(r['eye_r']) + '/' + f(r['eye_slope']):>11} {r['identity_move_sd']:>12.2f} "
               f"{r['drawn_identity_spread_sd']:>14.2f}")

@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--train-embeddings", default=str(ROOT / "scratch" / "synth" / "cache" / "train_dlib.npz"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--outline", type=float, default=None,
+                    help="anonymizer.degree_outline (default: the shipped default)")
     args = ap.parse_args()
     os.environ["STREAMANON_THREADS"] = str(args.threads)
 
@@ -76,7 +78,8 @@ def main() -> int:
     refs = [tools.embed(make_crop(im, m, 0).image, face_box(m[:, :2] + PAD)) for im, m in zip(images, mesh3)]
 
     def run(alpha, steps, count):
-        gen = SyntheticFaceGenerator(weights, backend, degree=alpha, config=SyntheticConfig(steps=steps))
+        outline = SyntheticConfig.outline if args.outline is None else args.outline
+        gen = SyntheticFaceGenerator(weights, backend, degree=alpha, config=SyntheticConfig(steps=steps, outline=outline))
         t0 = time.time()
         res, comps = measure(gen, tools, images[:count], mesh3[:count], seeds[:count], refs[:count])
         s = res.summary()
@@ -84,7 +87,8 @@ def main() -> int:
         print(json.dumps(s), flush=True)
         return res, comps, s
 
-    report = {"weights_sha256": weights.sha256, "backend": args.backend, "holdout_faces": len(hold)}
+    report = {"weights_sha256": weights.sha256, "backend": args.backend, "holdout_faces": len(hold),
+              "outline": SyntheticConfig.outline if args.outline is None else args.outline}
     report["degree_curve"] = []
     for alpha in args.alphas:
         report["degree_curve"].append(run(alpha, args.default_steps, n)[2])

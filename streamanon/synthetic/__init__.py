@@ -27,7 +27,7 @@ def create_synthetic_generator(config: AnonymizerConfig, synthetic: SyntheticCon
     from ..config import fallback_kind
     from .weights import load_weights
 
-    synthetic = synthetic or SyntheticConfig(weights=config.weights)
+    synthetic = synthetic or SyntheticConfig(weights=config.weights, outline=config.degree_outline)
     weights = load_weights(synthetic.weights)
     backend = create_backend(resolve_backend(config.backend, config.device), weights, device=config.device,
                              precision=synthetic.precision, engine_dir=synthetic.engine_dir,

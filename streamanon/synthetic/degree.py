@@ -23,6 +23,13 @@ would come back doubled and reversed in the drawn shape. Given the track's runni
 
 so the drawn face's identity shape is the same in every frame (what moves is removed, not
 mirrored); with ``identity_track = identity`` this is the formula above.
+
+``outline`` (``anonymizer.degree_outline``) scales that move where the face meets its
+surroundings: each point's move is multiplied by ``outline`` on the face oval, rising to the
+full move ``OUTLINE_RAMP`` of the face's width inside it (eyes, nose and mouth move fully). At
+0 the drawn face keeps the person's outline, so it fills the head, hair and neck it is drawn
+into; at 1 the outline moves like the rest (a face moved narrower than the head leaves a band
+the network must invent, and a long face mirrored short reads as a child's).
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from . import align
 from . import mesh_topology as topo
 
 _EYES = ((33, 133, topo.RIGHT_IRIS, 468), (362, 263, topo.LEFT_IRIS, 473))
+OUTLINE_RAMP = 0.15
+"""Distance inside the face oval, as a fraction of the face's width, over which a point's
+move rises from ``outline`` to the full move."""
 
 
 def pose_expression_features(unit: np.ndarray) -> np.ndarray:
@@ -117,9 +127,10 @@ class ShapeModel:
         return self.identity_coefficients(normalise(landmarks.astype(np.float64), self.template))
 
     def anonymize(self, landmarks: np.ndarray, alpha: float, seed: int, seed_scale: float = 0.5,
-                  identity_track: np.ndarray | None = None) -> np.ndarray:
+                  identity_track: np.ndarray | None = None, outline: float = 1.0) -> np.ndarray:
         """Canonical-frame mesh with identity shape moved by degree ``alpha`` (see module doc);
-        ``identity_track``: the track's mean identity (:meth:`identity_of`), None: this frame's."""
+        ``identity_track``: the track's mean identity (:meth:`identity_of`), None: this frame's;
+        ``outline``: share of the move on the face oval (module doc)."""
         if alpha == 0.0 and seed_scale == 0.0:
             return landmarks.astype(np.float32)
         lm = landmarks[:, :2].astype(np.float64)
@@ -132,9 +143,25 @@ class ShapeModel:
         rng = np.random.Generator(np.random.PCG64((int(seed) ^ 0x5EED5) & 0xFFFFFFFFFFFFFFFF))
         target = (-min(alpha, 1.0) * c - max(alpha - 1.0, 0.0) * beyond
                   + min(alpha, 1.0) * seed_scale * self.sigma * rng.standard_normal(len(c)))
-        moved = unit + (target @ self.basis).reshape(-1, 2)
-        moved = _keep_gaze(unit, moved)
+        move = (target @ self.basis).reshape(-1, 2)
+        if outline != 1.0:
+            move = move * outline_weights(unit, outline)[:, None]
+        moved = _keep_gaze(unit, unit + move)
         return align.apply(align.invert(m), moved.astype(np.float32))
+
+
+def outline_weights(mesh: np.ndarray, outline: float) -> np.ndarray:
+    """(N,) share of the degree's move per mesh point: ``outline`` on the face oval, rising
+    smoothly to 1 at ``OUTLINE_RAMP`` of the face's width from it (distance to the oval's
+    polyline; the mesh's points all lie on or inside it)."""
+    oval = mesh[list(topo.OVAL_LOOP), :2]
+    a, b = oval, np.roll(oval, -1, axis=0)
+    ab = b - a
+    p = mesh[:, None, :2] - a[None]
+    t = np.clip((p * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
+    distance = np.linalg.norm(p - t[..., None] * ab, axis=-1).min(axis=1)
+    s = np.clip(distance / (OUTLINE_RAMP * max(float(np.ptp(oval[:, 0])), 1e-9)), 0.0, 1.0)
+    return outline + (1.0 - outline) * s * s * (3.0 - 2.0 * s)
 
 
 def normalise(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 
-from ..errors import GeneratorError
+from ..config import AnonymizerConfig
+from ..errors import ConfigError, GeneratorError
 from ..generators.baseline import fallback_patch, heavy_blur
 from ..types import FaceCrop, FacePatch
 from . import align
@@ -38,6 +39,8 @@ class SyntheticConfig:
     """Path to a .safetensors file (its .json sidecar beside it); None: the packaged model."""
     seed_scale: float = 0.5
     """Size of the seeded random identity shape added at degree >= 1 (0: mean shape only)."""
+    outline: float = AnonymizerConfig.degree_outline
+    """Share of the degree's shape move on the face outline (``anonymizer.degree_outline``)."""
     mask_scale: float = 1.15
     """Inpainting region relative to the face oval (the model was trained with 1.05-1.3)."""
     colour_match: bool = True
@@ -110,6 +113,8 @@ class SyntheticFaceGenerator:
 
     def __init__(self, weights, backend, degree: float = 1.0, config: SyntheticConfig = SyntheticConfig(),
                  fallback: str = "solid", min_face_px: float = 0.0, max_yaw: float = float("inf")) -> None:
+        if not 0.0 <= config.outline <= 1.0:
+            raise ConfigError(f"anonymizer.degree_outline: expected 0 <= x <= 1, got {config.outline}")
         self.weights, self.backend, self.degree, self.config = weights, backend, float(degree), config
         self.min_face_px, self.max_yaw = float(min_face_px), float(max_yaw)
         self.res = weights.model.resolution
@@ -170,7 +175,8 @@ class SyntheticFaceGenerator:
             raise GeneratorError("alignment failed")
         lm = align.apply(m, lm_crop)
         degree = self.degree if crop.degree is None else crop.degree
-        new_lm = self.weights.shape.anonymize(lm, degree, crop.seed, self.config.seed_scale, identity_track)
+        new_lm = self.weights.shape.anonymize(lm, degree, crop.seed, self.config.seed_scale, identity_track,
+                                              self.config.outline)
         # The region to invent: original face, moved face and the pipeline's own mask, together.
         mask = np.maximum(inpaint_mask(lm, r, self.config.mask_scale), inpaint_mask(new_lm, r, self.config.mask_scale))
         core = (crop.mask >= CORE).astype(np.float32)
