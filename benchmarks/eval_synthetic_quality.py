@@ -77,8 +77,9 @@ def main() -> int:
 
     refs = [tools.embed(make_crop(im, m, 0).image, face_box(m[:, :2] + PAD)) for im, m in zip(images, mesh3)]
 
+    outline = SyntheticConfig.outline if args.outline is None else args.outline
+
     def run(alpha, steps, count):
-        outline = SyntheticConfig.outline if args.outline is None else args.outline
         gen = SyntheticFaceGenerator(weights, backend, degree=alpha, config=SyntheticConfig(steps=steps, outline=outline))
         t0 = time.time()
         res, comps = measure(gen, tools, images[:count], mesh3[:count], seeds[:count], refs[:count])
@@ -88,7 +89,7 @@ def main() -> int:
         return res, comps, s
 
     report = {"weights_sha256": weights.sha256, "backend": args.backend, "holdout_faces": len(hold),
-              "outline": SyntheticConfig.outline if args.outline is None else args.outline}
+              "outline": outline}
     report["degree_curve"] = []
     for alpha in args.alphas:
         report["degree_curve"].append(run(alpha, args.default_steps, n)[2])

@@ -42,6 +42,7 @@ from . import align
 from . import mesh_topology as topo
 
 _EYES = ((33, 133, topo.RIGHT_IRIS, 468), (362, 263, topo.LEFT_IRIS, 473))
+_OVAL = np.array(topo.OVAL_LOOP)
 OUTLINE_RAMP = 0.15
 """Distance inside the face oval, as a fraction of the face's width, over which a point's
 move rises from ``outline`` to the full move."""
@@ -153,13 +154,16 @@ class ShapeModel:
 def outline_weights(mesh: np.ndarray, outline: float) -> np.ndarray:
     """(N,) share of the degree's move per mesh point: ``outline`` on the face oval, rising
     smoothly to 1 at ``OUTLINE_RAMP`` of the face's width from it (distance to the oval's
-    polyline; the mesh's points all lie on or inside it)."""
-    oval = mesh[list(topo.OVAL_LOOP), :2]
-    a, b = oval, np.roll(oval, -1, axis=0)
-    ab = b - a
-    p = mesh[:, None, :2] - a[None]
-    t = np.clip((p * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
-    distance = np.linalg.norm(p - t[..., None] * ab, axis=-1).min(axis=1)
+    polyline; the mesh's points all lie on or inside it). x and y as separate (N, segments)
+    arrays: numpy on a trailing axis of 2 took five times as long (1.2 ms a face)."""
+    oval = mesh[_OVAL, :2]
+    ab = np.roll(oval, -1, axis=0) - oval  # each segment, from its first point
+    px = mesh[:, None, 0] - oval[None, :, 0]
+    py = mesh[:, None, 1] - oval[None, :, 1]
+    t = np.clip((px * ab[:, 0] + py * ab[:, 1]) / np.maximum(ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1], 1e-12),
+                0.0, 1.0)  # nearest point on each segment
+    dx, dy = px - t * ab[:, 0], py - t * ab[:, 1]
+    distance = np.sqrt((dx * dx + dy * dy).min(axis=1))
     s = np.clip(distance / (OUTLINE_RAMP * max(float(np.ptp(oval[:, 0])), 1e-9)), 0.0, 1.0)
     return outline + (1.0 - outline) * s * s * (3.0 - 2.0 * s)
 
