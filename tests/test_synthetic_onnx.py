@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,17 @@ def test_onnx_matches_torch_at_several_batch_sizes(weights, tmp_path):
         c = rng.standard_normal((b, weights.model.cond_channels, r, r)).astype(np.float32)
         ref = torch_b.velocity(x, t, c)
         assert np.abs(onnx_b.velocity(x, t, c) - ref).max() < 1e-3 * max(1.0, np.abs(ref).max())
+
+
+def test_export_is_quiet(weights, tmp_path):
+    """The first synthetic run exports the model into the user's cache: the tracer's warnings
+    about shape-dependent branches (harmless for the batches the backends feed, as the test
+    above checks) must not reach the user's terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_onnx(weights, onnx_path_for(weights, tmp_path))
+    shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)]  # Python hides those
+    assert [f"{w.category.__name__}: {str(w.message)[:80]}" for w in shown] == []
 
 
 def test_onnx_session_does_not_spin_between_runs(weights, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, GeneratorError
@@ -52,7 +53,11 @@ def export_onnx(weights, path: Path) -> Path:
         raise GeneratorError(f"cannot export the ONNX model to {path.parent}: {exc.strerror or exc}") from None
     tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")  # renamed into place: a reader never sees half a file
     axes = {name: {0: "batch"} for name in ("x", "t", "cond", "v")}
-    with torch.inference_mode():
+    # Tracing warns where Python sees a tensor's shape (diffusers' asserts, the time-step
+    # broadcast); with a dynamic batch those branches hold for every batch the backends feed
+    # (t always has one value per face), so the warnings say nothing a user can act on.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(model, (x, t, cond), str(tmp), input_names=["x", "t", "cond"], output_names=["v"],
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     proto = onnx.load(str(tmp))
