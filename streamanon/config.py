@@ -94,6 +94,16 @@ class TrackerConfig:
     search around a coasting track (``detect.HINT_SCALE``) runs every frame and would find a
     face that large again. Larger: longer false covers; ``max_coast`` or more: the old
     behaviour (README "Known limits" has the measured difference)."""
+    sealed_coast: int = 3
+    """Frames a track of the old shot keeps covering after a scene cut (``max_coast`` at most).
+    The old face is gone from a new shot: coasting ``max_coast`` frames laid the old face's
+    cover (a 435 px disc after a close-up) over the new shot for 0.5 s at every cut where no
+    face of the new shot took its place. Where a false cut leaves a face in place (a face going
+    dark), the detector's close search finds it again (its new track takes over) and the
+    lookahead back-fills the frames before that find, so the pipeline raises this to
+    ``max_coast - runtime.lookahead`` when the lookahead is shorter than ``max_coast`` (live
+    streams hold no lookahead: ``LIVE_DEFAULTS`` sets ``max_coast``). Larger: longer blankets
+    after cuts."""
     min_iou: float = 0.1
     """Overlap below which a detection cannot join a track (unless landmarks agree)."""
     landmark_weight: float = 0.5

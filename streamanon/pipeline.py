@@ -23,7 +23,7 @@ from .compose import compose
 from .stats import StreamStats
 from .temporal.anchor import ANCHOR_MARGIN
 from .temporal.stabilizer import TemporalAnalyzer, TemporalRenderer
-from .track import FaceTracker
+from .track import FaceTracker, sealed_coast
 from .types import Detection, FrameRecord, Track, VideoFrame
 
 
@@ -54,7 +54,8 @@ class Anonymizer:
         needs_mesh = config.anonymizer.mode not in BASELINE_MODES  # the generator draws from the mesh
         detector = replace(config.detector, mesh=True) if needs_mesh else config.detector
         self.detector = FaceDetector(detector, rotation=rotation)
-        self.tracker = FaceTracker(config.tracker, IdentitySeeder(self.salt, config.identity.stream))
+        self.tracker = FaceTracker(config.tracker, IdentitySeeder(self.salt, config.identity.stream),
+                                   sealed_frames=sealed_coast(config.tracker, config.runtime.lookahead))
         self.generator = generator if generator is not None else create_generator(config.anonymizer)
         a = config.anonymizer
         self.policy = FailsafePolicy(kind=fallback_kind(a), color=a.solid_color, timeout_ms=a.timeout_ms)

@@ -14,6 +14,7 @@ from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
 from .config import TrackerConfig
+from .errors import ConfigError
 from .geometry import box_center_size, box_from_center, box_iou
 from .identity import IdentitySeeder
 from .types import Detection, Track
@@ -57,6 +58,7 @@ class _TrackState:
     last_size: tuple[float, float] = (1.0, 1.0)
     sealed: bool = False
     """Set at a scene cut: the track takes no more detections and coasts out (still covered)."""
+    misses_at_seal: int = 0
     tentative: bool = False
     """Started by a tentative detection and not detected otherwise since: coasts only
     ``tentative_coast`` frames."""
@@ -70,9 +72,22 @@ class _TrackState:
         return box_from_center(cx, cy, max(2.0, w * grow), max(2.0, h * grow))
 
 
+def sealed_coast(config: TrackerConfig, lookahead: int) -> int:
+    """Frames an old-shot track coasts after a scene cut: ``config.sealed_coast``, raised so
+    that it and a ``lookahead`` of held frames (which back-fill a face found again later)
+    together span ``max_coast``, as an unsealed track's coasting does."""
+    for name, value in (("tracker.sealed_coast", config.sealed_coast), ("runtime.lookahead", lookahead)):
+        if value < 0:
+            raise ConfigError(f"{name}: expected >= 0, got {value}")
+    return min(config.max_coast, max(config.sealed_coast, config.max_coast - lookahead))
+
+
 class FaceTracker:
-    def __init__(self, config: TrackerConfig, seeder: IdentitySeeder) -> None:
+    def __init__(self, config: TrackerConfig, seeder: IdentitySeeder, sealed_frames: int | None = None) -> None:
+        """``sealed_frames``: coasting of old-shot tracks after a cut (:func:`sealed_coast`);
+        None: ``max_coast``, as for any track."""
         self.config = config
+        self._sealed_frames = config.max_coast if sealed_frames is None else sealed_frames
         self._seeder = seeder
         self._tracks: list[_TrackState] = []
         self._next_id = 0
@@ -97,10 +112,12 @@ class FaceTracker:
 
     def seal(self) -> None:
         """A scene cut: current tracks take no more detections (faces of the new shot start new
-        tracks) but coast out as usual, so a face the detector misses stays covered; except
-        where a face of the new shot is found in their place (``SEALED_HANDOVER_IOU``)."""
+        tracks) and coast out over the next ``sealed_frames`` frames, so a face the detector
+        misses at a false cut stays covered; except where a face of the new shot is found in
+        their place (``SEALED_HANDOVER_IOU``)."""
         for t in self._tracks:
-            t.sealed = True
+            if not t.sealed:
+                t.sealed, t.misses_at_seal = True, t.misses
 
     def update(self, detections: list[Detection]) -> list[Track]:
         for t in self._tracks:
@@ -136,9 +153,12 @@ class FaceTracker:
     # -- internals --------------------------------------------------------------------
 
     def _coast_limit(self, t: _TrackState) -> int:
+        limit = self.config.max_coast
         if t.tentative:
-            return min(self.config.tentative_coast, self.config.max_coast)
-        return self.config.max_coast
+            limit = min(limit, self.config.tentative_coast)
+        if t.sealed:
+            limit = min(limit, t.misses_at_seal + self._sealed_frames)
+        return limit
 
     def _associate(self, detections: list[Detection]) -> tuple[list[tuple[int, int]], list[int]]:
         if not self._tracks or not detections:

@@ -69,6 +69,9 @@ def test_yaml_layers_key_by_key_over_a_base(tmp_path):
             config.detector.min_score, config.anonymizer.mode) == (2, 7, False, 0.6, "solid")
     live = live_pipeline_config(None)
     assert all(live.override({k: v}) == live for k, v in LIVE_DEFAULTS.items())
+    from streamanon.track import sealed_coast  # live streams hold no lookahead to back-fill after a cut
+
+    assert sealed_coast(live.tracker, 0) == live.tracker.max_coast and live.tracker.sealed_coast == live.tracker.max_coast
     assert live_pipeline_config(path).detector.tiles_per_frame == 2  # the file wins over live defaults
     path.write_text("detector:\n  tile_count: 2\n")
     with pytest.raises(ConfigError, match="tile_count"):

@@ -87,3 +87,31 @@ def test_old_track_hands_over_to_a_face_found_in_its_place(face_frames):
         live = [t for t in a.tracks if not t.coasting]
         assert live and all(t.track_id not in before for t in live)  # the new shot's own track
         assert not any(t.track_id in before for t in a.tracks)  # the old one handed over
+
+
+def _old_place_covered(face_frames, overrides):
+    """Solid mode over a face shot cut to a faceless real photo: per new-shot frame, whether
+    the old face's place is covered (its pixels differ from the input's)."""
+    an = Anonymizer(Config().override({"anonymizer.mode": "solid", "identity.salt": "s",
+                                       "temporal.memory_seconds": 0.0, **overrides}))
+    frames = face_frames[:4] + other_shot(14)
+    covered, place = [], None
+    for i, image in enumerate(frames):
+        a = an.analyze(VideoFrame(image=image, index=i))
+        out, _ = an.render(a)
+        if i == 3:
+            place = [round(v) for v in a.tracks[0].box]
+        if i >= 4:
+            assert a.cut == (i == 4)
+            x0, y0, x1, y1 = place
+            diff = np.abs(out.image[y0:y1, x0:x1].astype(int) - image[y0:y1, x0:x1].astype(int)).mean()
+            covered.append(bool(diff > 10))
+    return covered
+
+
+def test_old_face_cover_leaves_a_new_shot_after_sealed_coast(face_frames):
+    """A close-up cut to another shot: the old face's cover stays ``tracker.sealed_coast``
+    (3) frames, not ``max_coast`` (12) frames of the new shot; with no lookahead to back-fill
+    a face missed after a false cut (live streams), it stays ``max_coast`` frames."""
+    assert _old_place_covered(face_frames, {}) == [True] * 3 + [False] * 11
+    assert _old_place_covered(face_frames, {"runtime.lookahead": 0}) == [True] * 12 + [False] * 2

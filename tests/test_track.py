@@ -99,3 +99,44 @@ def test_streams_are_independent_and_seeds_follow_salt():
     assert tc.seed == ta.seed  # same (salt, stream, track) -> same seed
     (td,) = tracker(salt="other", stream="cam-a").update([det(100, 100)])
     assert td.seed != ta.seed
+
+
+def test_old_shot_tracks_coast_only_sealed_frames_after_a_cut():
+    """At a scene cut the old face is gone: its track covers ``sealed_frames`` more frames,
+    counted from the cut (misses before it do not shorten that), not ``max_coast``; a track
+    started after the cut coasts as usual."""
+    t = FaceTracker(TrackerConfig(max_coast=12), IdentitySeeder("s", "0"), sealed_frames=3)
+    for _ in range(3):
+        t.update([det(100, 100)])
+    (old,) = t.update([])
+    assert old.misses == 1  # coasting one frame when the cut comes
+    t.seal()
+    kept = [len([x for x in t.update([]) if x.track_id == old.track_id]) for _ in range(5)]
+    assert kept == [1, 1, 1, 0, 0]
+    (new,) = t.update([det(300, 100)])
+    t.seal()  # another cut: the new shot's track gets its 3 frames too
+    (new,) = t.update([])
+    assert new.misses == 1
+    for _ in range(2):
+        assert len(t.update([])) == 1
+    assert t.update([]) == []
+    plain = FaceTracker(TrackerConfig(max_coast=12), IdentitySeeder("s", "0"), sealed_frames=3)
+    plain.update([det(100, 100)])
+    assert all(len(plain.update([])) == 1 for _ in range(12))  # no cut: max_coast
+
+
+def test_sealed_coast_and_lookahead_together_span_max_coast():
+    from streamanon.errors import ConfigError
+    from streamanon.track import sealed_coast
+
+    c = TrackerConfig(max_coast=12, sealed_coast=3)
+    assert sealed_coast(c, 12) == 3 and sealed_coast(c, 30) == 3
+    assert sealed_coast(c, 5) == 7 and sealed_coast(c, 0) == 12  # live streams hold no frames
+    assert sealed_coast(TrackerConfig(max_coast=2, sealed_coast=3), 12) == 2
+    for bad in (TrackerConfig(sealed_coast=-1), c):
+        try:
+            sealed_coast(bad, -1 if bad is c else 0)
+        except ConfigError as exc:
+            assert "expected >= 0" in str(exc)
+        else:
+            raise AssertionError("negative value accepted")

@@ -152,6 +152,8 @@ class StreamanonFilter(GstBase.BaseTransform):
 
         try:
             config = self.build_config()
+            if self._lookahead_frames >= 0:  # the frames this element holds, as the tracker must know
+                config = config.override({"runtime.lookahead": self._lookahead_frames})
             self.anonymizer = Anonymizer(config)
         except StreamanonError as exc:
             self._error(Gst.ResourceError.quark(), Gst.ResourceError.SETTINGS, f"streamanon: {exc}")
@@ -161,8 +163,7 @@ class StreamanonFilter(GstBase.BaseTransform):
             self._error(Gst.ResourceError.quark(), Gst.ResourceError.FAILED,
                         f"streamanon: cannot start: {type(exc).__name__}: {exc}")
             return False
-        frames = self._lookahead_frames if self._lookahead_frames >= 0 else getattr(config.runtime, "lookahead", 0)
-        self.lookahead = _lookahead(frames, config.tracker.tentative_coast)
+        self.lookahead = _lookahead(config.runtime.lookahead, config.tracker.tentative_coast)
         self._held.clear()
         self._ready.clear()
         self._digest = config.digest()

@@ -161,6 +161,7 @@ LIVE_DEFAULTS = {
     "detector.mesh": False,           # box masks in covering modes; synthetic always meshes
     "anonymizer.guard_candidates": 0,  # offline: 12 (drawing 12 faces stalls a CPU stream 0.5-1 s per new person)
     "anonymizer.verify_every": 0,     # offline: 4 (two dlib embeddings, about 30 ms, per checked face)
+    "tracker.sealed_coast": 12,       # offline: 3 (its lookahead back-fills a face missed after a false cut)
 }
 """What live streams change in the defaults so that a 720p camera keeps 30 fps on two cores
 (docs/live.md): blur, fewer tiles and second-detector runs per frame, no mesh for covers. Settings
