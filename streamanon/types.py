@@ -67,8 +67,9 @@ class Detection:
     ``keypoints`` are MediaPipe's six detector points (eyes, nose tip, mouth, ear tragions);
     ``landmarks`` the face mesh (468 or 478 points) when the mesh ran and succeeded.
     ``tentative``: only one pass found it, on a tile, though it is large enough for the
-    whole-frame passes, and the mesh did not confirm it (``detect.TILE_FACE_MAX``): covered,
-    but a track it starts coasts only ``tracker.tentative_coast`` frames.
+    whole-frame passes, and the mesh (or, where the mesh fitted one, CenterFace) did not
+    confirm it (``detect.TILE_FACE_MAX``): covered, never drawn (no ``landmarks``), and a
+    track it starts coasts only ``tracker.tentative_coast`` frames.
     """
 
     box: Box

@@ -183,6 +183,23 @@ def test_a_tile_face_the_mesh_confirms_still_starts_a_track():
     assert len(faces) == 4
 
 
+def test_a_tile_face_the_mesh_fits_into_a_shirt_is_tentative():
+    """music_video_720p frame 26: the full-range model on a tile finds a 171 px "face" in his
+    striped shirt (0.64) and the face mesh (detection confidence 0.3) fits one there too;
+    CenterFace sees none on a close crop. It is kept but tentative (covered where found, its
+    track coasting 3 frames, not drawn); his face above it is a face like any other."""
+    frame = _shared_frames("music_video_720p.mp4", [26])[26]
+    shirt = (614, 346, 785, 542)
+    faces = FaceDetector(DetectorConfig(tiles_per_frame=100)).detect(frame)
+    on_shirt = [d for d in faces if _inside(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2), shirt)]
+    assert len(on_shirt) == 1 and on_shirt[0].tentative and on_shirt[0].landmarks is None
+    face = [d for d in faces if d.box[3] < 300]
+    assert len(face) == 1 and not face[0].tentative and face[0].landmarks is not None
+    without = FaceDetector(DetectorConfig(tiles_per_frame=100, centerface_every=0)).detect(frame)
+    assert any(_inside(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2), shirt)
+               and d.landmarks is not None and not d.tentative for d in without)  # the mesh alone accepts it
+
+
 def _shared_frames(name, indices):
     import av
 
