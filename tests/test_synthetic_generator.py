@@ -111,7 +111,8 @@ def test_mode_synthetic_builds_through_the_generator_factory():
 
 def test_no_original_pixel_left_under_the_pipeline_mask_even_past_the_canonical_frame():
     """A real face cut with a tall forehead mask (0.25: higher than the canonical frame reaches):
-    where the network drew nothing, the patch is the heavy blur, never the crop's own pixels."""
+    where the network drew nothing, the patch is filled from around it, never the crop's own
+    pixels (tests/test_synthetic_fill.py: nor anything computed from them)."""
     from skimage import data
 
     from streamanon.config import Config

@@ -16,11 +16,12 @@ import numpy as np
 
 from ..config import AnonymizerConfig
 from ..errors import ConfigError, GeneratorError
-from ..generators.baseline import fallback_patch, heavy_blur
+from ..generators.baseline import fallback_patch
 from ..types import FaceCrop, FacePatch
 from . import align
 from .conditions import CHANNELS, assemble, inpaint_mask, lowfreq_cells, masked_surroundings, mesh_maps, upsample_cells
 from .domain import refusal
+from .fill import fill_from_outside
 from .sampler import EulerFlowSampler, identity_noise
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ EDGE_MARGIN = 0.04
 """The invented region stays this far (fraction of the frame) inside the canonical frame, so
 its feathered edge lies where the network drew pixels: the new face never ends in a hard line
 at the frame border (the forehead top, on close faces). Beyond it, inside the pipeline's mask,
-the patch is a heavy blur (``BEYOND_BLUR`` x face size)."""
-BEYOND_BLUR = 0.25
+the patch is filled from the pixels around that region (:mod:`.fill`), none of its own."""
+DRAWN = 0.99
+"""Share of the network's face in a pixel from which the fill beyond it reads that pixel."""
 EDGE_RAMP = 0.08
 """Where the invented region meets the canonical frame's edge (the jaw or the forehead of a
 close face), the new face fades out over this much of the frame instead of the mask's short
@@ -237,11 +239,11 @@ class SyntheticFaceGenerator:
             # with the pipeline's (wider, feathered) mask then changes nothing outside ours.
             generated = align.warp_to_crop(face, m, (h, w)).astype(np.float32)
             # Where the pipeline's mask reaches past what the network drew (beyond the canonical
-            # frame: a high forehead, a long chin), cover as the fail-closed blur does, never with
-            # the crop's own pixels: the heavy blur of new face and surroundings together.
-            composite = soft * generated + (1 - soft) * crop.image
-            x0, y0, x1, y1 = crop.box
-            under = heavy_blur(composite, float(np.sqrt(max(1.0, (x1 - x0) * (y1 - y0)))), BEYOND_BLUR)
+            # frame: below a close face's chin, a high forehead), never the crop's own pixels:
+            # a fill from what is known around it, the drawn face and the crop outside the mask.
+            drawn = soft[..., 0] >= DRAWN
+            source = np.where(drawn[..., None], generated, crop.image.astype(np.float32))
+            under = fill_from_outside(source, (drawn | (crop.mask <= 0.0)).astype(np.float32))
             image = (soft * generated + (1 - soft) * under).round().clip(0, 255).astype(np.uint8)
             blend = np.maximum(soft[..., 0], crop.mask).astype(np.float32)
             patches[i] = FacePatch(crop.track_id, crop.box, image, np.clip(blend, 0, 1))
