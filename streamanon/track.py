@@ -59,6 +59,7 @@ class _TrackState:
     sealed: bool = False
     """Set at a scene cut: the track takes no more detections and coasts out (still covered)."""
     misses_at_seal: int = 0
+    """Misses when sealed: the track's ``sealed_frames`` count from the cut."""
     tentative: bool = False
     """Started by a tentative detection and not detected otherwise since: coasts only
     ``tentative_coast`` frames."""

@@ -21,7 +21,9 @@ def fill_from_outside(image: np.ndarray, known: np.ndarray, max_side: int = 160)
     """``image`` (H, W, C) float32 with its pixels where ``known`` (H, W) is 0 replaced from the
     known ones around them; known pixels (``known`` == 1) keep their value. ``known`` may be
     fractional (a pixel's weight). With nothing known, the result is mid-grey. The fill is
-    computed at most ``max_side`` pixels across (it is smooth: 29 -> 3 ms for a 600 px crop)."""
+    computed at most ``max_side`` pixels across (it is smooth): a 600 px crop takes 6-10 ms on
+    this project's 2-core machine (20 at full resolution; the heavy blur it replaced, 3), a
+    900 px one 28 (43; 8)."""
     if image.ndim != 3 or known.shape != image.shape[:2]:
         raise ValueError(f"fill_from_outside: expected (H, W, C) and (H, W), got {image.shape} and {known.shape}")
     w = np.clip(known.astype(np.float32), 0.0, 1.0)
@@ -30,7 +32,7 @@ def fill_from_outside(image: np.ndarray, known: np.ndarray, max_side: int = 160)
     h, wd = w.shape
     own = np.ascontiguousarray(image, np.float32)
     w3 = cv2.merge([w] * own.shape[2]).reshape(own.shape)
-    premultiplied = cv2.multiply(own, w3)  # cv2: 7 -> 1 ms on a 600 px crop against numpy
+    premultiplied = cv2.multiply(own, w3)  # cv2 element-wise: 2.9 -> 1.6 ms (600 px) against numpy
     factor = max(h, wd) / max_side
     if factor > 1.0:  # area means of weight and premultiplied colour: unknown pixels still weigh 0
         size = (max(1, round(wd / factor)), max(1, round(h / factor)))
@@ -39,7 +41,7 @@ def fill_from_outside(image: np.ndarray, known: np.ndarray, max_side: int = 160)
         est = cv2.resize(_push_pull(small, small_w), (wd, h), interpolation=cv2.INTER_LINEAR).reshape(own.shape)
     else:
         est = _push_pull(premultiplied, w)
-    return cv2.add(cv2.multiply(cv2.subtract(own, est), w3), est).reshape(own.shape)  # w own + (1 - w) est
+    return cv2.add(cv2.multiply(cv2.subtract(own, est), w3), est).reshape(own.shape)  # w own + (1 - w) est: 5.9 -> 2.1 ms
 
 
 def _push_pull(premultiplied: np.ndarray, w: np.ndarray) -> np.ndarray:
