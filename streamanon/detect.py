@@ -173,15 +173,16 @@ class FaceDetector:
                 or any(_centre_inside(raw.box, hint) for hint in hints)
                 or any(o.source != raw.source and _same_face(raw.box, o.box, self.config.nms_iou) for o in found)):
             return False
-        return self._centerface.score_near(image, raw.box) < CONFIRM_SCORE
+        return self._centerface_disagrees(image, raw)
 
     def _centerface_disagrees(self, image: np.ndarray, raw: _Raw) -> bool:
-        """A tile's find that needs the mesh's confirmation got it, but CenterFace sees no face
-        on a close crop (``CONFIRM_SCORE``): the face mesh (detection confidence 0.3) also
-        fits a face into a patterned shirt. On the 16 shared clips, every frame, one such find
-        (music_video_720p frame 26, his striped shirt, 171 px, CenterFace 0.0, no YuNet face)
-        had coasted ``tracker.max_coast`` frames as a disc over his chest; the one real face
-        among them (stage_profiles_360p frame 211) scores 0.85. Tentative instead."""
+        """CenterFace, asked on a close crop, sees no face there (``CONFIRM_SCORE``); False
+        without CenterFace. Also asked of a tile's find the mesh confirmed: the face mesh
+        (detection confidence 0.3) fits a face into a patterned shirt too. On the 16 shared
+        clips, every frame, one such find (music_video_720p frame 26, his striped shirt, 171 px,
+        CenterFace 0.0, no YuNet face) had coasted ``tracker.max_coast`` frames as a disc over
+        his chest; the one real face among them (stage_profiles_360p frame 211) scores 0.85.
+        Such a find is tentative instead."""
         return self._centerface is not None and self._centerface.score_near(image, raw.box) < CONFIRM_SCORE
 
     def _from_tile(self, raw: _Raw, hints: Sequence[Box], w: int, h: int) -> _Raw:

@@ -78,13 +78,13 @@ EDGE_MARGIN = 0.04
 its feathered edge lies where the network drew pixels: the new face never ends in a hard line
 at the frame border (the forehead top, on close faces). Beyond it, inside the pipeline's mask,
 the patch is filled from the pixels around that region (:mod:`.fill`), none of its own."""
-DRAWN = 0.99
-"""Share of the network's face in a pixel from which the fill beyond it reads that pixel."""
 EDGE_RAMP = 0.08
 """Where the invented region meets the canonical frame's edge (the jaw or the forehead of a
 close face), the new face fades out over this much of the frame instead of the mask's short
 feather, so the cut is not a straight line."""
 
+DRAWN = 0.99
+"""Share of the network's face in a pixel from which the fill beyond it reads that pixel."""
 
 REUSE_FEATHER = 0.03
 """Feather (fraction of the frame) of :meth:`SyntheticFaceGenerator.face_weight`."""
