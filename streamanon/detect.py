@@ -58,6 +58,17 @@ detection. Measured on the 16 shared clips, every 3rd frame: the false ones scor
 (a chandelier, the hair and shoulder beside talking_s18's face); a profile close-up
 (stage_profiles frame 45, MediaPipe 0.59) scores 0.47-0.51."""
 
+PART_OF_FACE = 0.25
+"""A detection without a mesh that touches (overlaps at all) the box of a meshed face at
+least 1 / ``PART_OF_FACE`` times its size is tentative (covered where found, coasting only
+``tracker.tentative_coast`` frames): it is an ear, an earring or a jaw beside that face, not a
+face. Census of every frame of the 16 shared clips, unmeshed finds touching a meshed face:
+talking_vr1 32-38 px at the jaw of his 218 px face (frames 55, 106, 112, 118, 121), each
+coasting ``tracker.max_coast`` frames as a disc that grew to about 90 px beside the drawn
+face; music_video_720p frame 220, 25 px beside a 289 px face. The real neighbours among them,
+in crowds (crowd_walk_1080p, stage_profiles_360p), were 0.4-1.9 times the meshed face's size;
+so were talking_s32's hair-top finds (0.9), tentative already (``TILE_FACE_MAX``)."""
+
 
 @dataclass(frozen=True)
 class _Raw:
@@ -125,6 +136,7 @@ class FaceDetector:
                     continue
                 d = replace(d, landmarks=None, tentative=True)  # covered where found, never drawn
             detections.append(d)
+        detections = _parts_of_faces_tentative(detections)
         if self.rotation:
             detections = [self._unrotate(d, upright.shape) for d in detections]
         return detections
@@ -298,6 +310,22 @@ def _confirmed(raws: list[_Raw], iou: float) -> list[_Raw]:
     others = [r.box for r in raws if not r.needs_mesh]
     return [replace(r, needs_mesh=False) if r.needs_mesh and any(_same_face(r.box, b, iou) for b in others) else r
             for r in raws]
+
+
+def _parts_of_faces_tentative(detections: list[Detection]) -> list[Detection]:
+    """``PART_OF_FACE``: unmeshed detections beside a much larger meshed face made tentative."""
+    meshed = [d.box for d in detections if d.landmarks is not None]
+    if not meshed:
+        return detections
+
+    def side(box: Box) -> float:
+        return max(box[2] - box[0], box[3] - box[1])
+
+    def beside_larger(box: Box) -> bool:
+        return any(_containment(box, face) > 0.0 and side(box) <= PART_OF_FACE * side(face) for face in meshed)
+
+    return [replace(d, tentative=True) if d.landmarks is None and not d.tentative and beside_larger(d.box) else d
+            for d in detections]
 
 
 def _same_face(a: tuple[float, ...], b: tuple[float, ...], iou: float) -> bool:

@@ -242,3 +242,35 @@ def test_a_weak_profile_centerface_sees_is_kept():
     faces = FaceDetector(DetectorConfig()).detect(frame)
     profile = [d for d in faces if _inside(((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2), (420, 180, 520, 280))]
     assert len(profile) == 1 and profile[0].score < 0.7 and profile[0].box[2] - profile[0].box[0] >= 96
+
+
+def test_a_find_beside_a_much_larger_face_is_tentative():
+    """talking_vr1 frame 55: a tile finds a 32 px "face" at his jaw, beside his 218 px face
+    (an ear or the jaw's edge, no mesh). Before, its track coasted 12 frames as a disc that grew
+    to about 90 px beside the drawn face. It is covered where found but tentative; his face is
+    a face like any other."""
+    frame = _shared_frames("talking_vr1.mp4", [55])[55]
+    faces = FaceDetector(DetectorConfig(tiles_per_frame=100)).detect(frame)
+    meshed = [d for d in faces if d.landmarks is not None]
+    assert len(meshed) == 1 and not meshed[0].tentative
+    face = meshed[0].box
+    beside = [d for d in faces if d.landmarks is None]
+    assert beside, "the tile's find at his jaw is still found (and covered)"
+    for d in beside:
+        assert max(d.box[2] - d.box[0], d.box[3] - d.box[1]) < 0.25 * (face[2] - face[0])
+        assert min(d.box[2], face[2]) > max(d.box[0], face[0]) and min(d.box[3], face[3]) > max(d.box[1], face[1])
+        assert d.tentative
+
+
+def test_only_small_unmeshed_finds_touching_a_meshed_face_become_tentative():
+    from streamanon.detect import PART_OF_FACE, _parts_of_faces_tentative
+    from streamanon.types import Detection
+
+    mesh = np.zeros((478, 2), np.float32)
+    face = Detection((100, 100, 300, 300), 0.9, landmarks=mesh)
+    ear = Detection((290, 200, 290 + 200 * PART_OF_FACE, 250), 0.7)          # touches, small
+    neighbour = Detection((290, 120, 290 + 200 * PART_OF_FACE + 10, 220), 0.7)  # touches, larger
+    apart = Detection((320, 200, 340, 220), 0.7)                              # small, not touching
+    out = _parts_of_faces_tentative([face, ear, neighbour, apart])
+    assert [d.tentative for d in out] == [False, True, False, False]
+    assert _parts_of_faces_tentative([ear, apart])[0].tentative is False  # no meshed face: as found
