@@ -4,7 +4,10 @@
     python benchmarks/bench_generator.py --backends onnx --steps 2 --threads 2
 
 Times ``generator.generate(batch)`` end to end (alignment, conditions, network, warp back,
-colour match) on 200 px crops with a mesh, using the packaged weights. Target (issue): at most
+colour match) on 200 px crops with a mesh (``--sizes`` for others: talking heads give
+500-900 px crops), using the packaged weights; each row also splits the time into its three
+phases (``prepare``: alignment and conditions, ``denoise``: the network, ``finish``: warp
+back, fill and colour match), the CPU side against the network. Target (issue): at most
 60 ms per face with ONNX Runtime on the 2-core CPU. Prints a table, writes JSON to
 ``benchmarks/results/bench_generator.json``.
 """
@@ -31,6 +34,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[200], help="crop sides in pixels")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench_generator.json"))
     args = ap.parse_args()
     os.environ["STREAMANON_THREADS"] = str(args.threads)
@@ -50,26 +54,43 @@ def main() -> int:
         for steps in args.steps:
             gen = SyntheticFaceGenerator(weights, backend, degree=1.0, config=SyntheticConfig(steps=steps))
             for b in args.batch:
-                crops = [synthetic_crop(weights.shape.template, size=200, seed=i, face_seed=i) for i in range(b)]
-                gen.generate(crops)  # warm-up
-                times = []
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    gen.generate(crops)
-                    times.append(time.perf_counter() - t0)
-                times.sort()
-                row = {"backend": kind, "device": args.device, "steps": steps, "batch": b,
-                       "ms_per_face_median": 1000 * times[len(times) // 2] / b,
-                       "ms_per_face_best": 1000 * times[0] / b}
-                rows.append(row)
-                print(f"{kind:9s} {args.device:4s} steps={steps} batch={b}: "
-                      f"{row['ms_per_face_median']:7.1f} ms/face (best {row['ms_per_face_best']:.1f})", flush=True)
+                for size in args.sizes:
+                    rows.append(_time_one(gen, weights, synthetic_crop, kind, args, steps, b, size))
     out = {"weights_sha256": weights.sha256, "threads": args.threads, "cpu_count": os.cpu_count(),
            "load_average": os.getloadavg(), "machine": platform.machine(), "results": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0
+
+
+def _time_one(gen, weights, synthetic_crop, kind: str, args, steps: int, b: int, size: int) -> dict:
+    crops = [synthetic_crop(weights.shape.template, size=size, seed=i, face_seed=i) for i in range(b)]
+    gen.generate(crops)  # warm-up
+    phases: dict[str, list[float]] = {"prepare": [], "denoise": [], "finish": []}
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        prepared = gen.prepare(crops)
+        t1 = time.perf_counter()
+        aligned = gen.denoise(prepared)
+        t2 = time.perf_counter()
+        gen.finish(prepared, aligned)
+        t3 = time.perf_counter()
+        times.append(t3 - t0)
+        for name, dt in (("prepare", t1 - t0), ("denoise", t2 - t1), ("finish", t3 - t2)):
+            phases[name].append(dt)
+    times.sort()
+    row = {"backend": kind, "device": args.device, "steps": steps, "batch": b, "crop_px": size,
+           "ms_per_face_median": 1000 * times[len(times) // 2] / b,
+           "ms_per_face_best": 1000 * times[0] / b}
+    for name, values in phases.items():
+        row[f"{name}_ms_per_face_median"] = 1000 * sorted(values)[len(values) // 2] / b
+    print(f"{kind:9s} {args.device:4s} steps={steps} batch={b} crop={size}px: "
+          f"{row['ms_per_face_median']:7.1f} ms/face (best {row['ms_per_face_best']:.1f}; prepare "
+          f"{row['prepare_ms_per_face_median']:.1f}, network {row['denoise_ms_per_face_median']:.1f}, "
+          f"finish {row['finish_ms_per_face_median']:.1f})", flush=True)
+    return row
 
 
 if __name__ == "__main__":
