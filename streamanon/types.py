@@ -68,8 +68,9 @@ class Detection:
     ``landmarks`` the face mesh (468 or 478 points) when the mesh ran and succeeded.
     ``tentative``: only one pass found it, on a tile, though it is large enough for the
     whole-frame passes, and the mesh (or, where the mesh fitted one, CenterFace) did not
-    confirm it (``detect.TILE_FACE_MAX``): covered, never drawn (no ``landmarks``), and a
-    track it starts coasts only ``tracker.tentative_coast`` frames.
+    confirm it (``detect.TILE_FACE_MAX``); or it has no mesh and touches a meshed face at
+    least four times its size (``detect.PART_OF_FACE``: an ear, the jaw). Covered, never drawn
+    (no ``landmarks``), and a track it starts coasts only ``tracker.tentative_coast`` frames.
     """
 
     box: Box
