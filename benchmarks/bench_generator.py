@@ -55,7 +55,9 @@ def main() -> int:
             gen = SyntheticFaceGenerator(weights, backend, degree=1.0, config=SyntheticConfig(steps=steps))
             for b in args.batch:
                 for size in args.sizes:
-                    rows.append(_time_one(gen, weights, synthetic_crop, kind, args, steps, b, size))
+                    crops = [synthetic_crop(weights.shape.template, size=size, seed=i, face_seed=i) for i in range(b)]
+                    row = {"backend": kind, "device": args.device, "steps": steps, "batch": b, "crop_px": size}
+                    rows.append(_time_one(gen, crops, row, args.repeats))
     out = {"weights_sha256": weights.sha256, "threads": args.threads, "cpu_count": os.cpu_count(),
            "load_average": os.getloadavg(), "machine": platform.machine(), "results": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -64,12 +66,13 @@ def main() -> int:
     return 0
 
 
-def _time_one(gen, weights, synthetic_crop, kind: str, args, steps: int, b: int, size: int) -> dict:
-    crops = [synthetic_crop(weights.shape.template, size=size, seed=i, face_seed=i) for i in range(b)]
+def _time_one(gen, crops: list, row: dict, repeats: int) -> dict:
+    """``row`` completed with the median and best ms per face of ``generate``, and the median
+    of each of its phases (prepare, denoise, finish), over ``repeats`` runs."""
+    b = len(crops)
     gen.generate(crops)  # warm-up
     phases: dict[str, list[float]] = {"prepare": [], "denoise": [], "finish": []}
-    times = []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         prepared = gen.prepare(crops)
         t1 = time.perf_counter()
@@ -77,16 +80,13 @@ def _time_one(gen, weights, synthetic_crop, kind: str, args, steps: int, b: int,
         t2 = time.perf_counter()
         gen.finish(prepared, aligned)
         t3 = time.perf_counter()
-        times.append(t3 - t0)
         for name, dt in (("prepare", t1 - t0), ("denoise", t2 - t1), ("finish", t3 - t2)):
             phases[name].append(dt)
-    times.sort()
-    row = {"backend": kind, "device": args.device, "steps": steps, "batch": b, "crop_px": size,
-           "ms_per_face_median": 1000 * times[len(times) // 2] / b,
-           "ms_per_face_best": 1000 * times[0] / b}
+    totals = sorted(sum(run) for run in zip(*phases.values()))
+    row = dict(row, ms_per_face_median=1000 * totals[len(totals) // 2] / b, ms_per_face_best=1000 * totals[0] / b)
     for name, values in phases.items():
         row[f"{name}_ms_per_face_median"] = 1000 * sorted(values)[len(values) // 2] / b
-    print(f"{kind:9s} {args.device:4s} steps={steps} batch={b} crop={size}px: "
+    print(f"{row['backend']:9s} {row['device']:4s} steps={row['steps']} batch={b} crop={row['crop_px']}px: "
           f"{row['ms_per_face_median']:7.1f} ms/face (best {row['ms_per_face_best']:.1f}; prepare "
           f"{row['prepare_ms_per_face_median']:.1f}, network {row['denoise_ms_per_face_median']:.1f}, "
           f"finish {row['finish_ms_per_face_median']:.1f})", flush=True)
