@@ -155,6 +155,9 @@ def test_utility_summary_on_identical_and_frozen_landmarks():
     out = utility.summarize(same, 640, 480)
     assert out["retention"] == 1.0 and out["pose_error_deg"] == pytest.approx(0, abs=1e-6)
     assert out["expression_corr"] == pytest.approx(1.0)
+    mouths = [utility.mouth_openness(lm) for lm in frames]
+    assert out["mouth_spread_original"] == pytest.approx(np.std(mouths)) and out["mouth_spread_original"] > 0.1
+    assert out["eye_spread_original"] == pytest.approx(np.std([utility.eye_openness(lm) for lm in frames]))
     frozen = [SimpleNamespace(lmk_orig=lm, lmk_anon=frames[0], retained=False) for lm in frames]
     out = utility.summarize(frozen, 640, 480)
     assert out["retention"] == 0.0 and out["expression_corr"] == 0.0
