@@ -161,6 +161,7 @@ def test_utility_summary_on_identical_and_frozen_landmarks():
     frozen = [SimpleNamespace(lmk_orig=lm, lmk_anon=frames[0], retained=False) for lm in frames]
     out = utility.summarize(frozen, 640, 480)
     assert out["retention"] == 0.0 and out["expression_corr"] == 0.0
+    assert out["mouth_spread_original"] == pytest.approx(np.std(mouths))  # the original's, not the cover's
 
 
 def _textured(h=200, w=200, seed=0):
