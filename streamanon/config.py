@@ -89,10 +89,10 @@ class TrackerConfig:
     back-fills it: one started by a large face only a tile found, with no face mesh, or by a
     small find with no mesh beside a much larger face (``Detection.tentative``); a detection
     that is not tentative joining it (the close search around it, or a tile finding it again
-    where the track expects it) makes it a track like the rest. Such one-frame finds in the hair above a close-up face coasted ``max_coast``
-    frames as discs growing over the drawn face (talking_s32: two, 13 frames each); the close
-    search around a coasting track (``detect.HINT_SCALE``) runs every frame and would find a
-    face that large again. Larger: longer false covers; ``max_coast`` or more: the old
+    where the track expects it) makes it a track like the rest. Such one-frame finds in the
+    hair above a close-up face coasted ``max_coast`` frames as discs growing over the drawn
+    face (talking_s32: two, 13 frames each); the close search around a coasting track
+    (``detect.HINT_SCALE``) runs every frame and would find a face that large again. Larger: longer false covers; ``max_coast`` or more: the old
     behaviour (README "Known limits" has the measured difference)."""
     sealed_coast: int = 3
     """Frames a track of the old shot keeps covering after a scene cut (``max_coast`` at most).

@@ -319,7 +319,7 @@ def _parts_of_faces_tentative(detections: list[Detection]) -> list[Detection]:
         return detections
 
     def side(box: Box) -> float:
-        return max(box[2] - box[0], box[3] - box[1])
+        return max(box_center_size(box)[2:])
 
     def beside_larger(box: Box) -> bool:
         return any(_containment(box, face) > 0.0 and side(box) <= PART_OF_FACE * side(face) for face in meshed)
